@@ -1,0 +1,206 @@
+//! Chat templates: the model's own Jinja template (from `tokenizer_config.json`,
+//! `chat_template.jinja` or GGUF `tokenizer.chat_template`) rendered with minijinja the way
+//! transformers renders it, plus built-in templates for Mistral `[INST]`, NeMo `<extra_id_*>` and
+//! ChatML.
+
+use minijinja::{Environment, Error as JinjaError, ErrorKind, context};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A message with the given role.
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        Self {
+            role: role.to_string(),
+            content: content.into(),
+        }
+    }
+
+    /// A `user` message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new("user", content)
+    }
+
+    /// An `assistant` message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new("assistant", content)
+    }
+
+    /// A `system` message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new("system", content)
+    }
+}
+
+/// Mistral-Instruct `[INST]` format; a system message is prepended to the first user turn.
+const MISTRAL: &str = "{{ bos_token }}\
+{%- if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}{% set turns = messages[1:] %}\
+{%- else %}{% set system = '' %}{% set turns = messages %}{% endif %}\
+{%- for message in turns %}\
+{%- if message['role'] == 'user' %}{{ '[INST] ' }}{% if loop.first and system %}{{ system + '\\n\\n' }}{% endif %}{{ message['content'] + ' [/INST]' }}\
+{%- elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}\
+{%- else %}{{ raise_exception('Mistral template: roles must be user or assistant after an optional system') }}{% endif %}\
+{%- endfor %}";
+
+/// NeMo-Aligner's CAI chat format (`<extra_id_0>System`, `<extra_id_1>User`, `<extra_id_1>Assistant`);
+/// a conversation ending with an assistant turn gets the trailing `<extra_id_1>` NeMo trains on.
+const NEMO: &str = "<extra_id_0>System\n\
+{%- if messages[0]['role'] == 'system' %}\n{{ messages[0]['content'] }}\n{% set turns = messages[1:] %}{% else %}\n\n{% set turns = messages %}{% endif %}\
+{%- for message in turns %}\
+{%- if message['role'] == 'user' %}{{ '<extra_id_1>User\\n' + message['content'] + '\\n' }}\
+{%- else %}{{ '<extra_id_1>Assistant\\n' + message['content'] + '\\n' }}{% endif %}\
+{%- endfor %}\
+{%- if add_generation_prompt %}{{ '<extra_id_1>Assistant\\n' }}\
+{%- elif turns and turns[-1]['role'] == 'assistant' %}{{ '<extra_id_1>' }}{% endif %}";
+
+/// ChatML (`<|im_start|>role\n…<|im_end|>`).
+const CHATML: &str = "{%- for message in messages %}\
+{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}\
+{%- endfor %}\
+{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/// A compiled chat template with the special-token strings it refers to.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    origin: String,
+    source: String,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl Clone for ChatTemplate {
+    fn clone(&self) -> Self {
+        Self::new(&self.source, &self.origin, &self.bos_token, &self.eos_token)
+            .expect("a template that compiled once compiles again")
+    }
+}
+
+fn raise_exception(message: String) -> std::result::Result<String, JinjaError> {
+    Err(JinjaError::new(ErrorKind::InvalidOperation, message))
+}
+
+impl ChatTemplate {
+    /// Compiles a Jinja chat template; `origin` names where it came from in errors.
+    pub fn new(source: &str, origin: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        minijinja_contrib::add_to_environment(&mut env);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", raise_exception);
+        env.add_template_owned("chat", source.to_string())
+            .map_err(|e| ModelError::Template {
+                origin: origin.to_string(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok(Self {
+            env,
+            origin: origin.to_string(),
+            source: source.to_string(),
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        })
+    }
+
+    /// A built-in template by name: `mistral`, `nemo` or `chatml`.
+    pub fn builtin(name: &str, bos_token: &str, eos_token: &str) -> Result<Self> {
+        let source = match name {
+            "mistral" => MISTRAL,
+            "nemo" => NEMO,
+            "chatml" => CHATML,
+            other => {
+                return Err(ModelError::Invalid(format!(
+                    "unknown built-in chat template `{other}` (mistral, nemo, chatml)"
+                )));
+            }
+        };
+        Self::new(source, &format!("built-in {name}"), bos_token, eos_token)
+    }
+
+    /// The Jinja source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders `messages`; with `add_generation_prompt` the text ends where the assistant's reply
+    /// begins.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        let template = self.env.get_template("chat").map_err(|e| self.err(e))?;
+        template
+            .render(context! {
+                messages => messages,
+                add_generation_prompt => add_generation_prompt,
+                bos_token => self.bos_token,
+                eos_token => self.eos_token,
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    fn err(&self, e: JinjaError) -> ModelError {
+        ModelError::Template {
+            origin: self.origin.clone(),
+            reason: format!("{e:#}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nemo_template_matches_the_nemo_sft_layout() {
+        let t = ChatTemplate::builtin("nemo", "", "").unwrap();
+        let msgs = [Message::user("Hi?"), Message::assistant("Hello.")];
+        assert_eq!(
+            t.render(&msgs, false).unwrap(),
+            "<extra_id_0>System\n\n<extra_id_1>User\nHi?\n<extra_id_1>Assistant\nHello.\n<extra_id_1>"
+        );
+        assert_eq!(
+            t.render(&msgs[..1], true).unwrap(),
+            "<extra_id_0>System\n\n<extra_id_1>User\nHi?\n<extra_id_1>Assistant\n"
+        );
+    }
+
+    #[test]
+    fn mistral_template_folds_system_into_first_turn() {
+        let t = ChatTemplate::builtin("mistral", "<s>", "</s>").unwrap();
+        let msgs = [
+            Message::system("Be brief."),
+            Message::user("Hi"),
+            Message::assistant("Hello"),
+            Message::user("Bye"),
+        ];
+        assert_eq!(
+            t.render(&msgs, true).unwrap(),
+            "<s>[INST] Be brief.\n\nHi [/INST]Hello</s>[INST] Bye [/INST]"
+        );
+        let bad = [Message::new("tool", "x")];
+        let err = t.render(&bad, false).unwrap_err().to_string();
+        assert!(err.contains("roles must be"), "{err}");
+    }
+
+    #[test]
+    fn chatml_adds_generation_prompt() {
+        let t = ChatTemplate::builtin("chatml", "", "").unwrap();
+        let s = t.render(&[Message::user("x")], true).unwrap();
+        assert_eq!(s, "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_origin() {
+        let err = ChatTemplate::new("{% for %}", "my.jinja", "", "").unwrap_err();
+        assert!(err.to_string().contains("my.jinja"));
+    }
+}

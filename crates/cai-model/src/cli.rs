@@ -1,0 +1,74 @@
+//! Helpers shared by the command-line tools of every stage: logging setup, progress display and
+//! the common `--model` options.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::Result;
+use crate::loaded::{LoadOptions, LoadedModel};
+use crate::source::ModelSpec;
+
+/// Sends `tracing` logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A spinner on stderr for a step of unknown length (hidden when stderr is not a terminal).
+pub fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A progress bar over `len` items with a rate and ETA.
+pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template = format!("{{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// The model options every tool accepts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// A `.gguf` file, a Hugging Face layout directory, or `hf:REPO[@REVISION]`; default: the
+    /// embedded SmolLM2-135M-Instruct.
+    #[arg(long, default_value = "default")]
+    pub model: String,
+    /// Device: `cpu` (burn flex) or, with the `cuda` feature, `cuda` / `cuda:N`.
+    #[arg(long, default_value = if cfg!(feature = "cuda") { "cuda" } else { "cpu" })]
+    pub device: String,
+    /// Compute dtype of the weights: f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Chat template override: `mistral`, `nemo`, `chatml`, or a Jinja file.
+    #[arg(long)]
+    pub chat_template: Option<String>,
+}
+
+impl ModelArgs {
+    /// Loads the model these options describe, with a spinner.
+    pub fn load(&self) -> Result<LoadedModel> {
+        let spec = ModelSpec::parse(&self.model)?;
+        let opts = LoadOptions {
+            device: crate::device::parse_device(&self.device)?,
+            dtype: crate::device::parse_dtype(&self.dtype)?,
+            chat_template: self.chat_template.clone(),
+        };
+        let bar = spinner(&format!("loading {}", self.model));
+        let model = LoadedModel::load(&spec, &opts);
+        bar.finish_and_clear();
+        model
+    }
+}

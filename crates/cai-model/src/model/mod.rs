@@ -1,0 +1,110 @@
+//! The Llama/Mistral decoder: embedding, `num_hidden_layers` × (RMSNorm → grouped-query attention
+//! with RoPE → residual → RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head.
+//!
+//! Field names are Hugging Face's (`self_attn.q_proj`, `mlp.gate_proj`, …) so checkpoint names map
+//! one to one and LoRA target names read as in PEFT. Linear weights are stored `[in, out]` (burn's
+//! layout); loading and saving transpose from and to HF's `[out, in]`.
+
+mod batch;
+pub mod cache;
+mod layers;
+pub mod mask;
+pub mod rope;
+mod weights_io;
+
+use burn::module::Module;
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+pub use batch::TokenBatch;
+pub use cache::KvCache;
+pub use layers::{Attention, DecoderLayer, LayerCache, Mlp};
+use mask::{KeySlots, attention_mask};
+use rope::RopeTables;
+
+/// A Llama/Mistral causal language model.
+#[derive(Module, Debug)]
+pub struct CausalLm {
+    /// Token embedding `[vocab, hidden]`.
+    pub embed_tokens: Embedding,
+    /// Decoder layers.
+    pub layers: Vec<DecoderLayer>,
+    /// Final RMSNorm.
+    pub norm: RmsNorm,
+    /// Untied LM head; `None` when tied to `embed_tokens`.
+    pub lm_head: Option<Linear>,
+    /// Mistral sliding window (`0` = none).
+    pub sliding_window: usize,
+}
+
+impl CausalLm {
+    /// The device the weights live on.
+    pub fn device(&self) -> Device {
+        self.embed_tokens.weight.val().device()
+    }
+
+    /// A cache sized for this model.
+    pub fn new_cache(&self, batch: usize, capacity: usize) -> KvCache {
+        KvCache::new(self.layers.len(), batch, capacity)
+    }
+
+    /// Runs `batch` through the decoder and returns the final-norm hidden states
+    /// `[batch, seq, hidden]`.
+    ///
+    /// With a cache, the batch continues the cached sequences (positions resume after each row's last
+    /// real token) and its keys/values are appended; without one, the batch is a whole sequence.
+    pub fn forward_hidden(
+        &self,
+        batch: &TokenBatch,
+        rope: &RopeTables,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let device = self.device();
+        let (b, t) = (batch.batch_size(), batch.seq_len());
+        let window = (self.sliding_window > 0).then_some(self.sliding_window);
+        let start = cache.as_ref().map_or(0, |c| c.len());
+        let (positions, mask) = {
+            let mut fresh = vec![KeySlots::default(); b];
+            let rows: &mut [KeySlots] = match cache.as_deref_mut() {
+                Some(c) => c.rows_mut(),
+                None => &mut fresh,
+            };
+            let positions = batch.extend_slots(rows);
+            (positions, attention_mask(rows, t, window, &device))
+        };
+        let positions = Tensor::<2, Int>::from_data(TensorData::new(positions, [b, t]), &device);
+        let (cos, sin) = rope.gather(&positions);
+        let mut x = self.embed_tokens.forward(batch.ids_tensor(&device));
+        for (index, layer) in self.layers.iter().enumerate() {
+            let layer_cache = cache.as_deref_mut().map(|cache| LayerCache {
+                cache,
+                index,
+                start,
+            });
+            x = layer.forward(x, &cos, &sin, &mask, layer_cache);
+        }
+        self.norm.forward(x)
+    }
+
+    /// Projects hidden states `[batch, seq, hidden]` to logits `[batch, seq, vocab]`.
+    pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let [b, t, d] = hidden.dims();
+        let flat = hidden.reshape([b * t, d]);
+        let logits = match &self.lm_head {
+            Some(head) => head.forward(flat),
+            None => flat.matmul(self.embed_tokens.weight.val().transpose()),
+        };
+        let vocab = logits.dims()[1];
+        logits.reshape([b, t, vocab])
+    }
+
+    /// Logits at every position: `forward_hidden` then `logits`.
+    pub fn forward(
+        &self,
+        batch: &TokenBatch,
+        rope: &RopeTables,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        self.logits(self.forward_hidden(batch, rope, cache))
+    }
+}

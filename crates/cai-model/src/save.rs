@@ -1,0 +1,96 @@
+//! Writing a model in Hugging Face layout (`config.json`, `model.safetensors`, `tokenizer.json`,
+//! `tokenizer_config.json` with the chat template, `generation_config.json`), so transformers or vLLM
+//! can load what the stages produce. Every file is written to a temporary name and renamed.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{Dtype, tensor::TensorView};
+use serde_json::json;
+
+use crate::error::{ModelError, Result};
+use crate::loaded::LoadedModel;
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ModelError::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| ModelError::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| ModelError::io(path, e))?;
+    tmp.persist(path).map_err(|e| ModelError::io(path, e.error))?;
+    Ok(())
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| ModelError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+impl LoadedModel {
+    /// Saves the model in Hugging Face layout under `dir` (created if needed), weights as `f32`.
+    pub fn save_hf(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+        let tensors = self.lm.hf_tensors();
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+            .into_iter()
+            .map(|(name, t)| {
+                let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name, t.shape, raw)
+            })
+            .collect();
+        let weights_path = dir.join("model.safetensors");
+        let views = bytes
+            .iter()
+            .map(|(name, shape, raw)| {
+                TensorView::new(Dtype::F32, shape.clone(), raw)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| ModelError::format(&weights_path, format!("tensor `{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = Some(HashMap::from([("format".to_string(), "pt".to_string())]));
+        let serialized = safetensors::serialize(views, metadata)
+            .map_err(|e| ModelError::format(&weights_path, e.to_string()))?;
+        write_atomic(&weights_path, &serialized)?;
+
+        write_json(&dir.join("config.json"), &self.config.to_hf_json())?;
+        let tok_path = dir.join("tokenizer.json");
+        let tok_json = self
+            .tokenizer
+            .inner()
+            .to_string(true)
+            .map_err(|e| ModelError::Tokenizer {
+                origin: tok_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        write_atomic(&tok_path, tok_json.as_bytes())?;
+        let special = &self.special_tokens;
+        let mut tok_cfg = json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": special.bos,
+            "eos_token": special.eos,
+            "add_bos_token": self.tokenizer.add_bos(),
+            "add_eos_token": false,
+            "model_max_length": self.config.max_position_embeddings,
+            "clean_up_tokenization_spaces": false,
+        });
+        if let Some(pad) = &special.pad {
+            tok_cfg["pad_token"] = json!(pad);
+        }
+        if let Some(t) = &self.chat_template {
+            tok_cfg["chat_template"] = json!(t.source());
+        }
+        write_json(&dir.join("tokenizer_config.json"), &tok_cfg)?;
+        let eos = self.stop_token_ids();
+        write_json(
+            &dir.join("generation_config.json"),
+            &json!({"bos_token_id": self.config.bos_token_id, "eos_token_id": eos,
+                    "pad_token_id": self.config.pad_token_id}),
+        )?;
+        tracing::info!(dir = %dir.display(), "saved model in Hugging Face layout");
+        Ok(())
+    }
+}
