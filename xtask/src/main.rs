@@ -1,1 +1,69 @@
-fn main() {}
+//! Project automation in the cargo-xtask style: `cargo xtask <command>`.
+//!
+//! xtask links neither burn nor our crates; it runs the stage binaries as separate processes, so a
+//! single stage can be re-run and each frees its memory when done.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
+  golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
+  ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
+";
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(project_root());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("fetch-model") => run(cargo(&[
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "cai-model",
+            "--",
+            "fetch",
+        ])),
+        Some("golden") => run({
+            let mut cmd = Command::new("bash");
+            cmd.arg(project_root().join("scripts/golden/regenerate.sh"));
+            cmd
+        }),
+        Some("ci") => run({
+            let mut cmd = Command::new("bash");
+            cmd.arg(project_root().join(".ci/run"));
+            cmd
+        }),
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown or missing command")
+        }
+    }
+}

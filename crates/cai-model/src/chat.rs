@@ -54,8 +54,9 @@ const MISTRAL: &str = "{{ bos_token }}\
 
 /// NeMo-Aligner's CAI chat format (`<extra_id_0>System`, `<extra_id_1>User`, `<extra_id_1>Assistant`);
 /// a conversation ending with an assistant turn gets the trailing `<extra_id_1>` NeMo trains on.
-const NEMO: &str = "<extra_id_0>System\n\
-{%- if messages[0]['role'] == 'system' %}\n{{ messages[0]['content'] }}\n{% set turns = messages[1:] %}{% else %}\n\n{% set turns = messages %}{% endif %}\
+const NEMO: &str = "{{ '<extra_id_0>System\\n' }}\
+{%- if messages[0]['role'] == 'system' %}{{ messages[0]['content'] + '\\n' }}{% set turns = messages[1:] %}\
+{%- else %}{{ '\\n' }}{% set turns = messages %}{% endif %}\
 {%- for message in turns %}\
 {%- if message['role'] == 'user' %}{{ '<extra_id_1>User\\n' + message['content'] + '\\n' }}\
 {%- else %}{{ '<extra_id_1>Assistant\\n' + message['content'] + '\\n' }}{% endif %}\

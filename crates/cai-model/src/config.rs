@@ -210,7 +210,7 @@ impl ModelConfig {
             ));
         }
         let head_dim = hf.head_dim.unwrap_or(hidden_size / num_attention_heads);
-        if head_dim == 0 || head_dim % 2 != 0 {
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(ModelError::config(path, "head_dim", "must be even and > 0"));
         }
         let nested_theta = hf
@@ -284,12 +284,15 @@ impl ModelConfig {
             .u64(&key("attention.key_length"))
             .or_else(|| file.u64(&key("rope.dimension_count")))
             .map_or(hidden_size / num_attention_heads, |v| v as usize);
-        let vocab_size = file.u64(&key("vocab_size")).map(|v| v as usize).or_else(|| {
-            file.metadata
-                .get("tokenizer.ggml.tokens")
-                .and_then(|t| t.as_array())
-                .map(<[_]>::len)
-        });
+        let vocab_size = file
+            .u64(&key("vocab_size"))
+            .map(|v| v as usize)
+            .or_else(|| {
+                file.metadata
+                    .get("tokenizer.ggml.tokens")
+                    .and_then(|t| t.as_array())
+                    .map(<[_]>::len)
+            });
         let id = |k: &str| file.u64(k).map(|v| v as u32);
         Ok(Self {
             architecture,
@@ -387,7 +390,10 @@ mod tests {
 
     #[test]
     fn reads_nested_and_top_level_rope_theta() {
-        let nested = parse(&format!(r#"{BASE},"rope_parameters":{{"rope_theta":500.0}}}}"#)).unwrap();
+        let nested = parse(&format!(
+            r#"{BASE},"rope_parameters":{{"rope_theta":500.0}}}}"#
+        ))
+        .unwrap();
         assert_eq!(nested.rope_theta, 500.0);
         let top = parse(&format!(r#"{BASE},"rope_theta":1000000.0}}"#)).unwrap();
         assert_eq!(top.rope_theta, 1e6);
@@ -400,7 +406,10 @@ mod tests {
     fn missing_field_names_file_and_field() {
         let err = parse(r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64}"#).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("config.json") && msg.contains("num_attention_heads"), "{msg}");
+        assert!(
+            msg.contains("config.json") && msg.contains("num_attention_heads"),
+            "{msg}"
+        );
     }
 
     #[test]

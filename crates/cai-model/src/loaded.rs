@@ -165,7 +165,11 @@ impl LoadedModel {
             )?),
             None => None,
         };
-        let weights = GgufWeights::new(&file, config.num_attention_heads, config.num_key_value_heads);
+        let weights = GgufWeights::new(
+            &file,
+            config.num_attention_heads,
+            config.num_key_value_heads,
+        );
         let lm = CausalLm::from_weights(&config, &weights, &opts.device, opts.dtype)?;
         Ok(Self::finish(
             config,
@@ -181,11 +185,12 @@ impl LoadedModel {
     /// Loads an HF-layout directory.
     pub fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<Self> {
         let config_path = dir.join("config.json");
-        let hf: HfConfig =
-            serde_json::from_value(read_json(&config_path)?).map_err(|source| ModelError::Json {
+        let hf: HfConfig = serde_json::from_value(read_json(&config_path)?).map_err(|source| {
+            ModelError::Json {
                 path: config_path.clone(),
                 source,
-            })?;
+            }
+        })?;
         let config = ModelConfig::from_hf(&hf, &config_path)?;
         let tok_cfg_path = dir.join("tokenizer_config.json");
         let tok_cfg = if tok_cfg_path.is_file() {
@@ -194,15 +199,22 @@ impl LoadedModel {
             serde_json::Value::Null
         };
         let special = SpecialTokens {
-            bos: tok_cfg.get("bos_token").and_then(token_string).unwrap_or_default(),
-            eos: tok_cfg.get("eos_token").and_then(token_string).unwrap_or_default(),
+            bos: tok_cfg
+                .get("bos_token")
+                .and_then(token_string)
+                .unwrap_or_default(),
+            eos: tok_cfg
+                .get("eos_token")
+                .and_then(token_string)
+                .unwrap_or_default(),
             pad: tok_cfg.get("pad_token").and_then(token_string),
         };
         let add_bos = tok_cfg
             .get("add_bos_token")
             .and_then(|v| v.as_bool())
             .unwrap_or(matches!(config.architecture, crate::Architecture::Mistral));
-        let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"), add_bos, config.bos_token_id)?;
+        let tokenizer =
+            Tokenizer::from_file(&dir.join("tokenizer.json"), add_bos, config.bos_token_id)?;
         let jinja_path = dir.join("chat_template.jinja");
         let template_src = match tok_cfg.get("chat_template").and_then(|v| v.as_str()) {
             Some(src) => Some((src.to_string(), tok_cfg_path.display().to_string())),
@@ -240,7 +252,11 @@ impl LoadedModel {
 
     /// Renders and tokenizes a conversation (special tokens in the rendered text are matched
     /// verbatim; no BOS is added beyond what the template writes).
-    pub fn encode_chat(&self, messages: &[Message], add_generation_prompt: bool) -> Result<Vec<u32>> {
+    pub fn encode_chat(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<u32>> {
         let text = self.template()?.render(messages, add_generation_prompt)?;
         self.tokenizer.encode_raw(&text)
     }

@@ -17,8 +17,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ModelError::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| ModelError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| ModelError::io(path, e))?;
-    tmp.persist(path).map_err(|e| ModelError::io(path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| ModelError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| ModelError::io(path, e.error))?;
     Ok(())
 }
 
@@ -58,14 +61,14 @@ impl LoadedModel {
 
         write_json(&dir.join("config.json"), &self.config.to_hf_json())?;
         let tok_path = dir.join("tokenizer.json");
-        let tok_json = self
-            .tokenizer
-            .inner()
-            .to_string(true)
-            .map_err(|e| ModelError::Tokenizer {
-                origin: tok_path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let tok_json =
+            self.tokenizer
+                .inner()
+                .to_string(true)
+                .map_err(|e| ModelError::Tokenizer {
+                    origin: tok_path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
         write_atomic(&tok_path, tok_json.as_bytes())?;
         let special = &self.special_tokens;
         let mut tok_cfg = json!({

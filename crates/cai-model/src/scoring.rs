@@ -36,7 +36,12 @@ impl LoadedModel {
         let vocab = logits.dims()[2];
         let logp = log_softmax(logits.cast(DType::F32).slice([0..b, 0..t - 1, 0..vocab]), 2);
         let targets: Vec<i64> = (0..b)
-            .flat_map(|r| batch.row(r)[1..].iter().map(|&id| id as i64).collect::<Vec<_>>())
+            .flat_map(|r| {
+                batch.row(r)[1..]
+                    .iter()
+                    .map(|&id| id as i64)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let device = logp.device();
         let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [b, t - 1, 1]), &device);
@@ -112,7 +117,10 @@ mod tests {
     #[test]
     fn mean_nll_uses_shifted_mask() {
         // Token 2 is masked in; it is scored by lp[1].
-        assert_eq!(masked_mean_nll(&[-1.0, -3.0], &[false, false, true]), Some(3.0));
+        assert_eq!(
+            masked_mean_nll(&[-1.0, -3.0], &[false, false, true]),
+            Some(3.0)
+        );
         assert_eq!(masked_mean_nll(&[-1.0], &[true, false]), None);
     }
 }

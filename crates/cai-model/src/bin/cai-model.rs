@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "cai-model", version, about = "Llama/Mistral model core of cai-rs")]
+#[command(
+    name = "cai-model",
+    version,
+    about = "Llama/Mistral model core of cai-rs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

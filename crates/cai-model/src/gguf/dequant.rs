@@ -81,7 +81,7 @@ impl GgmlType {
     /// Bytes needed for `n` elements, or `None` when `n` is not a whole number of blocks.
     pub fn bytes_for(self, n: usize) -> Option<usize> {
         let (per_block, bytes) = self.block();
-        (n % per_block == 0).then(|| n / per_block * bytes)
+        n.is_multiple_of(per_block).then(|| n / per_block * bytes)
     }
 }
 

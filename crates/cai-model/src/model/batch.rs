@@ -58,7 +58,7 @@ impl TokenBatch {
     /// Builds a batch from explicit ids and validity, both `batch × seq` row-major.
     pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, batch: usize) -> Self {
         assert_eq!(ids.len(), valid.len(), "ids and validity differ in length");
-        let seq = if batch == 0 { 0 } else { ids.len() / batch };
+        let seq = ids.len().checked_div(batch).unwrap_or(0);
         assert_eq!(seq * batch, ids.len(), "ids are not batch × seq");
         Self {
             ids,

@@ -82,7 +82,9 @@ impl Attention {
             (k, v, mask.clone())
         };
         let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
-        let out = out.swap_dims(1, 2).reshape([b, t, self.num_heads * self.head_dim]);
+        let out = out
+            .swap_dims(1, 2)
+            .reshape([b, t, self.num_heads * self.head_dim]);
         self.o_proj.forward(out)
     }
 
@@ -140,11 +142,17 @@ impl DecoderLayer {
         mask: &Tensor<4, Bool>,
         cache: Option<LayerCache<'_>>,
     ) -> Tensor<3> {
-        let attn = self
-            .self_attn
-            .forward(self.input_layernorm.forward(x.clone()), cos, sin, mask, cache);
+        let attn = self.self_attn.forward(
+            self.input_layernorm.forward(x.clone()),
+            cos,
+            sin,
+            mask,
+            cache,
+        );
         let x = x + attn;
-        let mlp = self.mlp.forward(self.post_attention_layernorm.forward(x.clone()));
+        let mlp = self
+            .mlp
+            .forward(self.post_attention_layernorm.forward(x.clone()));
         x + mlp
     }
 }

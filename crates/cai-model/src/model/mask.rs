@@ -56,16 +56,18 @@ pub fn attention_mask(
     let keys = rows.first().map_or(0, KeySlots::len);
     let mut hidden = Vec::with_capacity(rows.len() * queries * keys);
     for row in rows {
-        debug_assert_eq!(row.len(), keys, "all rows must have the same number of slots");
+        debug_assert_eq!(
+            row.len(),
+            keys,
+            "all rows must have the same number of slots"
+        );
         let first_query = keys - queries;
         for qi in first_query..keys {
             let (qp, qv) = (row.positions[qi], row.valid[qi]);
             for kj in 0..keys {
                 let visible = if qv {
                     let (kp, kv) = (row.positions[kj], row.valid[kj]);
-                    kv && kj <= qi
-                        && kp <= qp
-                        && window.is_none_or(|w| ((qp - kp) as usize) < w)
+                    kv && kj <= qi && kp <= qp && window.is_none_or(|w| ((qp - kp) as usize) < w)
                 } else {
                     kj == qi
                 };

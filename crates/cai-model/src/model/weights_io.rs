@@ -143,7 +143,11 @@ impl CausalLm {
     pub fn hf_tensors(&self) -> Vec<(String, WeightTensor)> {
         fn dense<const D: usize>(t: Tensor<D>) -> WeightTensor {
             let shape = t.dims().to_vec();
-            let data = t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap_or_default();
+            let data = t
+                .cast(DType::F32)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
             WeightTensor { shape, data }
         }
         fn linear(l: &Linear) -> WeightTensor {
@@ -180,7 +184,10 @@ impl CausalLm {
                 out.push((format!("{p}.{leaf}.weight"), dense(n.gamma.val())));
             }
         }
-        out.push(("model.norm.weight".to_string(), dense(self.norm.gamma.val())));
+        out.push((
+            "model.norm.weight".to_string(),
+            dense(self.norm.gamma.val()),
+        ));
         if let Some(head) = &self.lm_head {
             out.push(("lm_head.weight".to_string(), linear(head)));
         }

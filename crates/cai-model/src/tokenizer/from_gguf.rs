@@ -58,9 +58,7 @@ fn vocab(tokens: &[String]) -> serde_json::Map<String, Value> {
 }
 
 fn byte_level_pre_tokenizer(pre: &str) -> Value {
-    let byte_level = |use_regex: bool| {
-        json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex})
-    };
+    let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
     match pre {
         // SmolLM: every digit is its own piece, then the GPT-2 regex.
         "smollm" => json!({"type": "Sequence", "pretokenizers": [
@@ -70,7 +68,10 @@ fn byte_level_pre_tokenizer(pre: &str) -> Value {
             byte_level(false)]}),
         other => {
             if other != "default" && other != "gpt2" {
-                tracing::warn!(pre = other, "unknown GGUF pre-tokenizer, using plain GPT-2 byte-level");
+                tracing::warn!(
+                    pre = other,
+                    "unknown GGUF pre-tokenizer, using plain GPT-2 byte-level"
+                );
             }
             byte_level(true)
         }
@@ -81,8 +82,11 @@ fn byte_level_pre_tokenizer(pre: &str) -> Value {
 /// `SentencePieceExtractor` does: every split of a piece into two known pieces, ranked by the
 /// merged piece's score (higher first), ties by the halves' ids.
 fn sentencepiece_merges(tokens: &[String], scores: &[f64]) -> Vec<Value> {
-    let ids: std::collections::HashMap<&str, usize> =
-        tokens.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let ids: std::collections::HashMap<&str, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
     let mut merges = Vec::new();
     for (merged_id, piece) in tokens.iter().enumerate() {
         let score = scores.get(merged_id).copied().unwrap_or(0.0);
@@ -144,7 +148,8 @@ pub fn tokenizer_json(file: &GgufFile) -> Result<Value> {
             if prefix {
                 normalizers.push(json!({"type": "Prepend", "prepend": "▁"}));
             }
-            normalizers.push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "▁"}));
+            normalizers
+                .push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "▁"}));
             Ok(json!({
                 "version": "1.0", "truncation": null, "padding": null,
                 "added_tokens": added,
@@ -174,7 +179,9 @@ mod tests {
 
     #[test]
     fn sentencepiece_merges_rank_by_merged_score() {
-        let tokens: Vec<String> = ["a", "b", "c", "ab", "bc", "abc"].map(String::from).to_vec();
+        let tokens: Vec<String> = ["a", "b", "c", "ab", "bc", "abc"]
+            .map(String::from)
+            .to_vec();
         let scores = [0.0, 0.0, 0.0, -1.0, -2.0, -0.5];
         let merges = sentencepiece_merges(&tokens, &scores);
         assert_eq!(merges[0], json!(["a", "bc"]));

@@ -1,0 +1,12 @@
+//! Integration tests of the model core against transformers' golden outputs.
+//!
+//! One test binary (ripgrep style) so burn is linked once; the modules below hold the cases.
+
+mod model {
+    pub mod bad_input;
+    pub mod common;
+    pub mod gguf;
+    pub mod save;
+    pub mod smollm2;
+    pub mod tiny_mistral;
+}
