@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-venv="${GOLDEN_VENV:-$HOME/.cache/cai-rs/golden-venv}"
+venv="${CAI_PY_VENV:-$HOME/.cache/cai-rs/golden-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r "$here/requirements.txt"

@@ -8,11 +8,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
+  bench generate     generation speed vs PyTorch (target/bench/generate.json)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
 ";
@@ -51,6 +54,10 @@ fn main() -> Result<()> {
             "--",
             "fetch",
         ])),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("generate") => bench::bench("generate", "cai-model"),
+            _ => bail!("usage: cargo xtask bench generate"),
+        },
         Some("golden") => run({
             let mut cmd = Command::new("bash");
             cmd.arg(project_root().join("scripts/golden/regenerate.sh"));

@@ -74,3 +74,60 @@ impl ModelArgs {
         model
     }
 }
+
+/// Sampling options shared by every tool that generates (NeMo `/generate` names).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SamplingArgs {
+    /// Argmax decoding.
+    #[arg(long)]
+    pub greedy: bool,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Keep the K most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Nucleus sampling threshold (1.0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Drop tokens below this fraction of the top token's probability (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_p: f32,
+    /// Repetition penalty (1.0 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repetition_penalty: f32,
+    /// Do not stop (EOS or end strings) before this many new tokens.
+    #[arg(long, default_value_t = 0)]
+    pub min_tokens: usize,
+    /// Maximum number of new tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Stop when this string appears (repeatable).
+    #[arg(long = "end-string")]
+    pub end_strings: Vec<String>,
+    /// Sampler seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Ignore the end-of-sequence token.
+    #[arg(long)]
+    pub no_stop: bool,
+}
+
+impl SamplingArgs {
+    /// The corresponding [`crate::SamplingParams`].
+    pub fn params(&self) -> crate::SamplingParams {
+        crate::SamplingParams {
+            greedy: self.greedy,
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repetition_penalty: self.repetition_penalty,
+            min_tokens_to_generate: self.min_tokens,
+            tokens_to_generate: self.max_tokens,
+            end_strings: self.end_strings.clone(),
+            random_seed: self.seed,
+            ignore_eos: self.no_stop,
+        }
+    }
+}

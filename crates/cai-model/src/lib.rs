@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod generate;
 pub mod gguf;
 pub mod loaded;
 pub mod model;
@@ -24,11 +25,15 @@ pub mod save;
 pub mod scoring;
 pub mod source;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use chat::{ChatTemplate, Message};
 pub use config::{Architecture, ModelConfig};
 pub use error::{ModelError, Result};
+pub use generate::{
+    Engine, FinishReason, Generation, GenerationRequest, Generator, Prompt, SamplingParams,
+};
 pub use loaded::{LoadOptions, LoadedModel, SpecialTokens};
 pub use model::{CausalLm, KvCache, TokenBatch};
 pub use scoring::{ChatEncoding, masked_mean_nll};

@@ -57,6 +57,24 @@ impl LoadedModel {
             .collect())
     }
 
+    /// Teacher-forced log-probabilities of each continuation given its prompt (batched):
+    /// `out[i][j] = log p(continuation[j] | prompt, continuation[..j])`.
+    pub fn score_continuations(&self, pairs: &[(Vec<u32>, Vec<u32>)]) -> Result<Vec<Vec<f32>>> {
+        if let Some(i) = pairs.iter().position(|(p, _)| p.is_empty()) {
+            return Err(ModelError::Invalid(format!("pair {i}: empty prompt")));
+        }
+        let seqs: Vec<Vec<u32>> = pairs
+            .iter()
+            .map(|(p, c)| p.iter().chain(c).copied().collect())
+            .collect();
+        let all = self.token_logprobs(&seqs)?;
+        Ok(pairs
+            .iter()
+            .zip(all)
+            .map(|((p, _), lp)| lp[p.len() - 1..].to_vec())
+            .collect())
+    }
+
     /// Renders a conversation (no generation prompt) and marks the assistant tokens.
     ///
     /// The spans come from incremental rendering: the text an assistant message adds to the

@@ -5,6 +5,7 @@
 mod model {
     pub mod bad_input;
     pub mod common;
+    pub mod generate;
     pub mod gguf;
     pub mod save;
     pub mod smollm2;

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use cai_model::cli::{ModelArgs, init_logging};
-use cai_model::{LoadedModel, Message, masked_mean_nll, source};
+use std::io::{BufRead, Write};
+
+use cai_model::cli::{ModelArgs, SamplingArgs, init_logging};
+use cai_model::generate::StreamDelta;
+use cai_model::{Engine, GenerationRequest, LoadedModel, Message, Prompt, masked_mean_nll, source};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -59,6 +62,25 @@ enum Command {
         /// Also print `assistant_mean_nll` over the assistant tokens (needs --chat).
         #[arg(long)]
         assistant_only: bool,
+    },
+    /// Generate a continuation; prints `{"ids", "text", "finish_reason", "logprobs"}`.
+    Generate {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    },
+    /// Interactive chat with streaming output (`/reset` clears the history, `/quit` leaves).
+    Chat {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        sampling: SamplingArgs,
+        /// System message.
+        #[arg(long)]
+        system: Option<String>,
     },
     /// Write the model in Hugging Face layout (converts GGUF to safetensors).
     Save {
@@ -134,6 +156,31 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("{out}");
         }
+        Command::Generate {
+            model,
+            input,
+            sampling,
+        } => {
+            let engine = Engine::new(model.load()?);
+            let prompt = match (&input.text, &input.chat) {
+                (Some(text), _) => Prompt::Text(text.clone()),
+                (None, Some(chat)) => Prompt::Chat(read_chat(chat)?),
+                (None, None) => bail!("give --text or --chat"),
+            };
+            let request = GenerationRequest {
+                prompt,
+                params: sampling.params(),
+            };
+            let g = engine.generate(&[request])?.remove(0);
+            let out = json!({"ids": g.token_ids, "text": g.text,
+                             "finish_reason": g.finish_reason, "logprobs": g.logprobs});
+            println!("{out}");
+        }
+        Command::Chat {
+            model,
+            sampling,
+            system,
+        } => chat_repl(&Engine::new(model.load()?), &sampling, system)?,
         Command::Save { model, out } => {
             let m = model.load()?;
             m.save_hf(&out)?;
@@ -141,6 +188,44 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn chat_repl(engine: &Engine, sampling: &SamplingArgs, system: Option<String>) -> Result<()> {
+    let initial: Vec<Message> = system.into_iter().map(Message::system).collect();
+    let mut history = initial.clone();
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    eprintln!(
+        "chat with {} (/reset, /quit)",
+        engine.model().origin.path().display()
+    );
+    loop {
+        eprint!("> ");
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        match line.trim() {
+            "" => continue,
+            "/quit" | "/exit" => return Ok(()),
+            "/reset" => {
+                history = initial.clone();
+                continue;
+            }
+            text => history.push(Message::user(text)),
+        }
+        let request = GenerationRequest {
+            prompt: Prompt::Chat(history.clone()),
+            params: sampling.params(),
+        };
+        let mut print = |d: StreamDelta| {
+            let _ = write!(stdout, "{}", d.text);
+            let _ = stdout.flush();
+        };
+        let g = engine.generate_streaming(&[request], &mut print)?.remove(0);
+        println!();
+        history.push(Message::assistant(g.text));
+    }
 }
 
 fn main() -> ExitCode {

@@ -1,4 +1,5 @@
-//! A rectangular batch of token ids with a validity mask (for left or right padding).
+//! A rectangular batch of token ids with a validity mask (for left or right padding), optionally
+//! packing several samples per row with positions restarting and attention kept inside each sample.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -11,6 +12,8 @@ pub struct TokenBatch {
     valid: Vec<bool>,
     batch: usize,
     seq: usize,
+    /// Packed sample index of every token (`batch × seq`); `None` for one sequence per row.
+    segments: Option<Vec<u32>>,
 }
 
 impl TokenBatch {
@@ -52,7 +55,28 @@ impl TokenBatch {
             valid,
             batch: seqs.len(),
             seq,
+            segments: None,
         }
+    }
+
+    /// Rows each made of several samples laid end to end, right-padded with `pad`. Positions
+    /// restart at 0 for every sample and a token attends only to earlier tokens of its own sample,
+    /// so a packed row computes what the samples would compute one by one.
+    pub fn packed(rows: &[Vec<Vec<u32>>], pad: u32) -> Self {
+        let flat: Vec<Vec<u32>> = rows.iter().map(|r| r.concat()).collect();
+        let mut batch = Self::right_padded(&flat, pad);
+        let mut segments = Vec::with_capacity(batch.ids.len());
+        for row in rows {
+            let mut row_segments: Vec<u32> = row
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| std::iter::repeat_n(i as u32, s.len()))
+                .collect();
+            row_segments.resize(batch.seq, row.len() as u32);
+            segments.extend(row_segments);
+        }
+        batch.segments = Some(segments);
+        batch
     }
 
     /// Builds a batch from explicit ids and validity, both `batch × seq` row-major.
@@ -65,6 +89,7 @@ impl TokenBatch {
             valid,
             batch,
             seq,
+            segments: None,
         }
     }
 
@@ -100,9 +125,22 @@ impl TokenBatch {
         let mut positions = Vec::with_capacity(self.ids.len());
         for (r, slots) in rows.iter_mut().enumerate() {
             let mut next = slots.next_position();
-            for &v in self.row_valid(r) {
+            let segments = self
+                .segments
+                .as_ref()
+                .map(|s| &s[r * self.seq..(r + 1) * self.seq]);
+            for (c, &v) in self.row_valid(r).iter().enumerate() {
+                if let Some(segments) = segments
+                    && c > 0
+                    && segments[c] != segments[c - 1]
+                {
+                    next = 0;
+                }
                 let pos = if v { next } else { 0 };
-                slots.push(pos, v);
+                match segments {
+                    Some(segments) => slots.push_in_segment(pos, v, segments[c]),
+                    None => slots.push(pos, v),
+                }
                 positions.push(pos);
                 if v {
                     next += 1;

@@ -83,3 +83,20 @@ impl KvCache {
         out
     }
 }
+
+impl KvCache {
+    /// Keeps only the given rows (in that order), e.g. when other sequences finished.
+    pub fn retain(&mut self, keep: &[usize]) {
+        use burn::tensor::{Int, TensorData};
+        let mut device = None;
+        for layer in self.layers.iter_mut() {
+            if let Some((k, v)) = layer.take() {
+                let dev = device.get_or_insert_with(|| k.device()).clone();
+                let ids: Vec<i64> = keep.iter().map(|&i| i as i64).collect();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(ids, [keep.len()]), &dev);
+                *layer = Some((k.select(0, idx.clone()), v.select(0, idx)));
+            }
+        }
+        self.rows = keep.iter().map(|&i| self.rows[i].clone()).collect();
+    }
+}

@@ -4,6 +4,7 @@
 //! A query at position `p` sees a key at position `k` iff the key is real, `k <= p`, and (with a
 //! Mistral window `W`) `p - k < W`. A padding query sees only its own slot, so no softmax row is
 //! ever empty. This one rule covers right and left padding, prefill and cached decode.
+//! Packed training rows add a segment id per slot: a query sees only keys of its own segment.
 
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
@@ -14,6 +15,8 @@ pub struct KeySlots {
     pub positions: Vec<i64>,
     /// Whether each slot holds a real token.
     pub valid: Vec<bool>,
+    /// Segment (packed sample) of each slot; empty when the row is a single sequence.
+    pub segments: Vec<u32>,
 }
 
 impl KeySlots {
@@ -21,6 +24,17 @@ impl KeySlots {
     pub fn push(&mut self, position: i64, valid: bool) {
         self.positions.push(position);
         self.valid.push(valid);
+    }
+
+    /// Appends one slot of a packed row, in segment `segment`.
+    pub fn push_in_segment(&mut self, position: i64, valid: bool, segment: u32) {
+        self.push(position, valid);
+        self.segments.push(segment);
+    }
+
+    /// Whether slots `a` and `b` belong to the same segment (always true for unpacked rows).
+    fn same_segment(&self, a: usize, b: usize) -> bool {
+        self.segments.is_empty() || self.segments[a] == self.segments[b]
     }
 
     /// Number of slots.
@@ -67,7 +81,10 @@ pub fn attention_mask(
             for kj in 0..keys {
                 let visible = if qv {
                     let (kp, kv) = (row.positions[kj], row.valid[kj]);
-                    kv && kj <= qi && kp <= qp && window.is_none_or(|w| ((qp - kp) as usize) < w)
+                    kv && kj <= qi
+                        && kp <= qp
+                        && row.same_segment(qi, kj)
+                        && window.is_none_or(|w| ((qp - kp) as usize) < w)
                 } else {
                     kj == qi
                 };
@@ -114,6 +131,18 @@ mod tests {
         assert_eq!(&v[20..25], &[false, false, false, true, true]);
         // query 0 sees itself.
         assert_eq!(&v[0..5], &[true, false, false, false, false]);
+    }
+
+    #[test]
+    fn packed_segments_do_not_see_each_other() {
+        let mut slots = KeySlots::default();
+        for (pos, seg) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            slots.push_in_segment(pos, true, seg);
+        }
+        let v = visible(attention_mask(&[slots], 4, None, &Device::flex()));
+        // The second sample's tokens see only themselves and their own predecessors.
+        assert_eq!(&v[8..12], &[false, false, true, false]);
+        assert_eq!(&v[12..16], &[false, false, true, true]);
     }
 
     #[test]

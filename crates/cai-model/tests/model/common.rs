@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use cai_model::burn::tensor::{DType, Tensor};
 use cai_model::model::rope::RopeTables;
-use cai_model::{CausalLm, LoadOptions, LoadedModel, ModelSpec, TokenBatch};
+use cai_model::{CausalLm, Engine, LoadOptions, LoadedModel, ModelSpec, TokenBatch};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
@@ -41,10 +41,17 @@ pub fn golden_tensor(file: &str, name: &str) -> Vec<f64> {
     }
 }
 
-/// The default SmolLM2 model (fetched once per machine), loaded once per test binary.
+/// An engine over the default SmolLM2 model (fetched once per machine), loaded once per test binary.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap())
+    })
+}
+
+/// The default SmolLM2 model.
 pub fn smollm2() -> &'static LoadedModel {
-    static MODEL: OnceLock<LoadedModel> = OnceLock::new();
-    MODEL.get_or_init(|| LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap())
+    engine().model()
 }
 
 /// Row-major f32 values of a tensor.

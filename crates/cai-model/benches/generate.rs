@@ -1,0 +1,106 @@
+//! Generation benchmark (not a test): prefill 256 tokens at batch 1 and 8, greedy decode of 128 new
+//! tokens at batch 1 and 8, peak RSS. Run through `cargo xtask bench generate`, which runs the same
+//! workloads in PyTorch and prints the ratios; alone: `cargo bench -p cai-model --bench generate -- OUT.json`.
+
+use std::time::Instant;
+
+use cai_model::{
+    Engine, GenerationRequest, LoadOptions, LoadedModel, ModelSpec, Prompt, SamplingParams,
+    TokenBatch,
+};
+use serde_json::json;
+
+const PREFILL_TOKENS: usize = 256;
+const DECODE_PROMPT: usize = 32;
+const DECODE_TOKENS: usize = 128;
+
+/// Deterministic pseudo-text token ids (the same formula as the PyTorch script).
+fn prompt_ids(row: usize, len: usize) -> Vec<u32> {
+    (0..len)
+        .map(|i| ((i * 7919 + row * 104_729) % 48_000 + 100) as u32)
+        .collect()
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Median wall time of `f` over `reps` runs after one warm-up.
+fn time(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn prefill_seconds(model: &LoadedModel, batch: usize) -> f64 {
+    let seqs: Vec<Vec<u32>> = (0..batch).map(|r| prompt_ids(r, PREFILL_TOKENS)).collect();
+    let tokens = TokenBatch::right_padded(&seqs, 0);
+    time(3, || {
+        let mut cache = model.lm.new_cache(batch, PREFILL_TOKENS);
+        let hidden = model
+            .lm
+            .forward_hidden(&tokens, &model.rope, Some(&mut cache));
+        let [b, t, d] = hidden.dims();
+        let logits = model.lm.logits(hidden.slice([0..b, t - 1..t, 0..d]));
+        let _ = logits.into_data();
+    })
+}
+
+fn decode_tok_s(engine: &Engine, batch: usize) -> f64 {
+    let requests: Vec<GenerationRequest> = (0..batch)
+        .map(|r| GenerationRequest {
+            prompt: Prompt::Tokens(prompt_ids(r, DECODE_PROMPT)),
+            params: SamplingParams {
+                ignore_eos: true,
+                ..SamplingParams::greedy(DECODE_TOKENS)
+            },
+        })
+        .collect();
+    let prompt_only: Vec<GenerationRequest> = requests
+        .iter()
+        .map(|r| GenerationRequest {
+            params: SamplingParams::greedy(1),
+            ..r.clone()
+        })
+        .collect();
+    let total = time(2, || {
+        engine.generate(&requests).unwrap();
+    });
+    let first = time(2, || {
+        engine.generate(&prompt_only).unwrap();
+    });
+    (batch * (DECODE_TOKENS - 1)) as f64 / (total - first)
+}
+
+fn main() {
+    let out = std::env::args().skip(1).find(|a| a.ends_with(".json"));
+    let model = LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap();
+    let threads = rayon::current_num_threads();
+    let prefill_b1 = PREFILL_TOKENS as f64 / prefill_seconds(&model, 1);
+    let prefill_b8 = (8 * PREFILL_TOKENS) as f64 / prefill_seconds(&model, 8);
+    let engine = Engine::new(model);
+    let decode_b1 = decode_tok_s(&engine, 1);
+    let decode_b8 = decode_tok_s(&engine, 8);
+    let result = json!({
+        "prefill_b1_tok_s": prefill_b1, "prefill_b8_tok_s": prefill_b8,
+        "decode_b1_tok_s": decode_b1, "decode_b8_tok_s": decode_b8,
+        "peak_rss_mib": peak_rss_mib(), "threads": threads,
+    });
+    println!("{result}");
+    if let Some(path) = out {
+        std::fs::write(&path, result.to_string()).unwrap();
+    }
+}

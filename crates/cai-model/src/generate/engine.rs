@@ -1,0 +1,232 @@
+//! The in-process generation engine: batched prefill with a KV cache, then token-by-token decode;
+//! finished rows leave the batch so they stop costing compute.
+
+use burn::tensor::DType;
+
+use super::sampler::{Sampler, logprob_of};
+use super::stop::{find_stop, holdback};
+use super::{FinishReason, Generation, GenerationRequest, Prompt, StreamDelta};
+use crate::error::{ModelError, Result};
+use crate::loaded::LoadedModel;
+use crate::model::TokenBatch;
+
+/// Generates with a [`LoadedModel`] held in process.
+#[derive(Debug)]
+pub struct Engine {
+    model: std::sync::Arc<LoadedModel>,
+}
+
+/// One sequence being decoded.
+struct Row {
+    index: usize,
+    prompt: Vec<u32>,
+    generated: Vec<u32>,
+    logprobs: Vec<f32>,
+    sampler: Sampler,
+    text: String,
+    streamed: usize,
+    finish: Option<(FinishReason, Option<String>)>,
+}
+
+impl Engine {
+    /// Wraps a loaded model (owned or shared).
+    pub fn new(model: impl Into<std::sync::Arc<LoadedModel>>) -> Self {
+        Self {
+            model: model.into(),
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &LoadedModel {
+        &self.model
+    }
+
+    /// Token ids of a prompt: plain text gets BOS if the model wants one; a chat is rendered with
+    /// the generation prompt.
+    pub fn prompt_ids(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        match prompt {
+            Prompt::Text(text) => self.model.tokenizer.encode(text),
+            Prompt::Chat(messages) => self.model.encode_chat(messages, true),
+            Prompt::Tokens(ids) => Ok(ids.clone()),
+        }
+    }
+
+    /// Generates a completion for every request (batched together).
+    pub fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>> {
+        self.generate_streaming(requests, &mut |_| {})
+    }
+
+    /// Like [`Engine::generate`], calling `on_delta` with new text as it becomes final (text that
+    /// could still turn out to be part of an end string is held back).
+    pub fn generate_streaming(
+        &self,
+        requests: &[GenerationRequest],
+        on_delta: &mut dyn FnMut(StreamDelta),
+    ) -> Result<Vec<Generation>> {
+        let max_positions = self.model.rope.max_positions();
+        let mut rows = Vec::with_capacity(requests.len());
+        for (index, req) in requests.iter().enumerate() {
+            req.params
+                .validate()
+                .map_err(|e| ModelError::Invalid(format!("request {index}: {e}")))?;
+            let prompt = self.prompt_ids(&req.prompt)?;
+            if prompt.is_empty() {
+                return Err(ModelError::Invalid(format!(
+                    "request {index}: empty prompt"
+                )));
+            }
+            if prompt.len() + req.params.tokens_to_generate > max_positions {
+                return Err(ModelError::Invalid(format!(
+                    "request {index}: {} prompt tokens + {} new exceed the model's {max_positions} positions",
+                    prompt.len(),
+                    req.params.tokens_to_generate
+                )));
+            }
+            rows.push(Row {
+                index,
+                prompt,
+                generated: Vec::new(),
+                logprobs: Vec::new(),
+                sampler: Sampler::new(req.params.clone()),
+                text: String::new(),
+                streamed: 0,
+                finish: None,
+            });
+        }
+        let mut finished: Vec<Row> = Vec::with_capacity(rows.len());
+        // Requests asking for nothing are done before any compute.
+        let (zero, mut active): (Vec<Row>, Vec<Row>) = rows
+            .into_iter()
+            .partition(|r| r.sampler.params().tokens_to_generate == 0);
+        for mut row in zero {
+            row.finish = Some((FinishReason::Length, None));
+            finished.push(row);
+        }
+        if !active.is_empty() {
+            self.decode(&mut active, &mut finished, on_delta)?;
+        }
+        finished.sort_by_key(|r| r.index);
+        Ok(finished
+            .into_iter()
+            .map(|r| self.into_generation(r))
+            .collect())
+    }
+
+    fn decode(
+        &self,
+        active: &mut Vec<Row>,
+        finished: &mut Vec<Row>,
+        on_delta: &mut dyn FnMut(StreamDelta),
+    ) -> Result<()> {
+        let lm = &self.model.lm;
+        let stop_ids = self.model.stop_token_ids();
+        let capacity = active
+            .iter()
+            .map(|r| r.prompt.len() + r.sampler.params().tokens_to_generate)
+            .max()
+            .unwrap_or(0);
+        let prompts: Vec<Vec<u32>> = active.iter().map(|r| r.prompt.clone()).collect();
+        let pad = self.model.config.pad_token_id.unwrap_or(0);
+        let mut batch = TokenBatch::left_padded(&prompts, pad);
+        let mut cache = lm.new_cache(active.len(), capacity);
+        while !active.is_empty() {
+            let hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
+            let [b, t, d] = hidden.dims();
+            let logits = lm.logits(hidden.slice([0..b, t - 1..t, 0..d]));
+            let vocab = logits.dims()[2];
+            let flat = logits
+                .cast(DType::F32)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| ModelError::Invalid(format!("reading logits: {e:?}")))?;
+            for (r, row) in active.iter_mut().enumerate() {
+                let mut logits = flat[r * vocab..(r + 1) * vocab].to_vec();
+                self.step(row, &mut logits, &stop_ids, on_delta)?;
+            }
+            let keep: Vec<usize> = (0..active.len())
+                .filter(|&r| active[r].finish.is_none())
+                .collect();
+            if keep.len() < active.len() {
+                if !keep.is_empty() {
+                    cache.retain(&keep);
+                }
+                let mut all = std::mem::take(active);
+                for (r, row) in all.drain(..).enumerate().rev() {
+                    if keep.contains(&r) {
+                        active.push(row);
+                    } else {
+                        finished.push(row);
+                    }
+                }
+                active.reverse();
+            }
+            let next: Vec<Vec<u32>> = active
+                .iter()
+                .map(|r| vec![*r.generated.last().expect("a decoded row has a token")])
+                .collect();
+            batch = TokenBatch::right_padded(&next, pad);
+        }
+        Ok(())
+    }
+
+    /// Samples one token for `row` and updates its text, stream and finish state.
+    fn step(
+        &self,
+        row: &mut Row,
+        logits: &mut [f32],
+        stop_ids: &[u32],
+        on_delta: &mut dyn FnMut(StreamDelta),
+    ) -> Result<()> {
+        let params = row.sampler.params().clone();
+        let before_min = row.generated.len() < params.min_tokens_to_generate;
+        let ban: &[u32] = if before_min { stop_ids } else { &[] };
+        let raw = logits.to_vec();
+        let seen: Vec<u32> = row.prompt.iter().chain(&row.generated).copied().collect();
+        let token = row.sampler.sample(logits, &seen, ban);
+        row.logprobs.push(logprob_of(&raw, token as usize));
+        row.generated.push(token);
+        let is_eos = stop_ids.contains(&token) && !params.ignore_eos;
+        let text_ids = if is_eos {
+            &row.generated[..row.generated.len() - 1]
+        } else {
+            &row.generated[..]
+        };
+        let previous_len = row.text.len();
+        row.text = self.model.tokenizer.decode(text_ids, false)?;
+        if is_eos {
+            row.finish = Some((FinishReason::Eos, None));
+        } else if !before_min
+            && let Some((pos, stop)) = find_stop(&row.text, &params.end_strings, previous_len)
+        {
+            row.text.truncate(pos);
+            row.finish = Some((FinishReason::Stop, Some(stop.to_string())));
+        } else if row.generated.len() >= params.tokens_to_generate {
+            row.finish = Some((FinishReason::Length, None));
+        }
+        let ready = if row.finish.is_some() {
+            row.text.len()
+        } else {
+            row.text.len() - holdback(&row.text, &params.end_strings)
+        };
+        if ready > row.streamed && row.text.is_char_boundary(row.streamed) {
+            on_delta(StreamDelta {
+                index: row.index,
+                text: row.text[row.streamed..ready].to_string(),
+            });
+            row.streamed = ready;
+        }
+        Ok(())
+    }
+
+    fn into_generation(&self, row: Row) -> Generation {
+        let (finish_reason, stop_string) = row.finish.unwrap_or((FinishReason::Length, None));
+        Generation {
+            text: row.text,
+            token_ids: row.generated,
+            logprobs: row.logprobs,
+            finish_reason,
+            stop_string,
+            prompt_tokens: row.prompt.len(),
+        }
+    }
+}

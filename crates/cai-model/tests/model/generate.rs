@@ -1,0 +1,236 @@
+//! The generation engine against transformers' greedy decoding, and its batching, stopping,
+//! streaming and seeding guarantees.
+
+use cai_model::generate::StreamDelta;
+use cai_model::{FinishReason, GenerationRequest, Prompt, SamplingParams};
+use serde_json::Value;
+
+use super::common::*;
+
+fn golden_cases() -> Vec<(String, Value)> {
+    json_fixture("smollm2.json")["cases"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn request(prompt: Prompt, params: SamplingParams) -> GenerationRequest {
+    GenerationRequest { prompt, params }
+}
+
+fn no_stop_greedy(n: usize) -> SamplingParams {
+    SamplingParams {
+        ignore_eos: true,
+        ..SamplingParams::greedy(n)
+    }
+}
+
+#[test]
+fn batch_of_mixed_length_prompts_matches_transformers_greedy() {
+    let cases = golden_cases();
+    let requests: Vec<_> = cases
+        .iter()
+        .map(|(_, c)| request(Prompt::Tokens(ids(&c["ids"])), no_stop_greedy(32)))
+        .collect();
+    let out = engine().generate(&requests).unwrap();
+    for ((name, case), g) in cases.iter().zip(&out) {
+        assert_eq!(g.token_ids, ids(&case["greedy32"]["ids"]), "{name}");
+        assert_eq!(g.finish_reason, FinishReason::Length);
+        assert_eq!(g.logprobs.len(), 32);
+    }
+}
+
+#[test]
+fn stops_at_eos_where_transformers_does() {
+    let case = &json_fixture("smollm2.json")["cases"]["plain_capital"];
+    let g = engine()
+        .generate(&[request(
+            Prompt::Tokens(ids(&case["ids"])),
+            SamplingParams::greedy(32),
+        )])
+        .unwrap()
+        .remove(0);
+    let eos_at = case["greedy32"]["first_eos_index"].as_u64().unwrap() as usize;
+    assert_eq!(g.token_ids, ids(&case["greedy32"]["ids"])[..=eos_at]);
+    assert_eq!(g.finish_reason, FinishReason::Eos);
+    assert_eq!(g.text, " Paris.\n\nThe answer is: 2018-01-22 12:12:53.");
+}
+
+#[test]
+fn long_chat_greedy_matches_for_200_tokens() {
+    let case = &json_fixture("smollm2.json")["cases"]["chat_redteam_lockpick"];
+    let messages = serde_json::from_value(case["messages"].clone()).unwrap();
+    let g = engine()
+        .generate(&[request(Prompt::Chat(messages), SamplingParams::greedy(200))])
+        .unwrap()
+        .remove(0);
+    assert_eq!(g.token_ids, ids(&case["greedy_until_eos_max200"]["ids"]));
+    assert_eq!(
+        g.text,
+        case["greedy_until_eos_max200"]["text"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn end_strings_cut_exactly_across_token_boundaries() {
+    let params = SamplingParams {
+        end_strings: vec!["2018-".into(), ":53".into()],
+        ..SamplingParams::greedy(40)
+    };
+    let g = engine()
+        .generate(&[request(
+            Prompt::Text("The capital of France is".into()),
+            params,
+        )])
+        .unwrap()
+        .remove(0);
+    // "2018-" spans the tokens "2", "0", "1", "8", "-".
+    assert_eq!(g.text, " Paris.\n\nThe answer is: ");
+    assert_eq!(g.finish_reason, FinishReason::Stop);
+    assert_eq!(g.stop_string.as_deref(), Some("2018-"));
+    assert_eq!(
+        engine()
+            .model()
+            .tokenizer
+            .decode(&g.token_ids, false)
+            .unwrap(),
+        " Paris.\n\nThe answer is: 2018-"
+    );
+}
+
+#[test]
+fn min_tokens_delays_eos() {
+    let params = SamplingParams {
+        min_tokens_to_generate: 35,
+        ..SamplingParams::greedy(35)
+    };
+    let g = engine()
+        .generate(&[request(
+            Prompt::Text("The capital of France is".into()),
+            params,
+        )])
+        .unwrap()
+        .remove(0);
+    assert_eq!(g.token_ids.len(), 35);
+    assert!(
+        !g.token_ids.contains(&2),
+        "EOS was banned before min_tokens"
+    );
+}
+
+#[test]
+fn seeded_sampling_repeats_whatever_else_is_in_the_batch() {
+    let sampled = |seed| SamplingParams {
+        temperature: 0.9,
+        top_p: 0.95,
+        random_seed: Some(seed),
+        ..SamplingParams::default()
+    };
+    let prompt = || Prompt::Text("Once upon a time".into());
+    let alone = engine()
+        .generate(&[request(prompt(), sampled(11))])
+        .unwrap()
+        .remove(0);
+    let with_others = engine()
+        .generate(&[
+            request(
+                Prompt::Text(
+                    "A much longer prompt about the history of mathematics in Europe".into(),
+                ),
+                sampled(5),
+            ),
+            request(prompt(), sampled(11)),
+            request(Prompt::Text("Hi".into()), SamplingParams::greedy(3)),
+        ])
+        .unwrap();
+    assert_eq!(with_others[1].token_ids, alone.token_ids);
+    let other_seed = engine()
+        .generate(&[request(prompt(), sampled(12))])
+        .unwrap()
+        .remove(0);
+    assert_ne!(other_seed.token_ids, alone.token_ids);
+}
+
+#[test]
+fn streamed_deltas_concatenate_to_the_final_text() {
+    let params = SamplingParams {
+        end_strings: vec![":53".into()],
+        ..SamplingParams::greedy(40)
+    };
+    let mut streamed = vec![String::new(); 2];
+    let out = engine()
+        .generate_streaming(
+            &[
+                request(Prompt::Text("The capital of France is".into()), params),
+                request(Prompt::Text("1, 2, 3,".into()), SamplingParams::greedy(10)),
+            ],
+            &mut |d: StreamDelta| streamed[d.index].push_str(&d.text),
+        )
+        .unwrap();
+    assert_eq!(streamed[0], out[0].text);
+    assert!(
+        !streamed[0].contains(":5"),
+        "held back the stop prefix: {:?}",
+        streamed[0]
+    );
+    assert_eq!(streamed[1], out[1].text);
+}
+
+#[test]
+fn independent_requests_never_share_state() {
+    let a = request(
+        Prompt::Text("Paris is the capital of".into()),
+        SamplingParams::greedy(8),
+    );
+    let b = request(
+        Prompt::Text("def fibonacci(n):".into()),
+        SamplingParams::greedy(8),
+    );
+    let b_first = engine().generate(std::slice::from_ref(&b)).unwrap();
+    engine().generate(&[a]).unwrap();
+    let b_again = engine().generate(&[b]).unwrap();
+    assert_eq!(b_first, b_again);
+}
+
+#[test]
+fn invalid_parameters_name_the_field() {
+    let params = SamplingParams {
+        top_p: 1.5,
+        ..SamplingParams::default()
+    };
+    let err = engine()
+        .generate(&[request(Prompt::Text("x".into()), params)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("request 0") && err.contains("top_p"), "{err}");
+}
+
+#[test]
+fn teacher_forced_scores_equal_sampling_logprobs() {
+    let params = SamplingParams {
+        temperature: 0.7,
+        random_seed: Some(3),
+        tokens_to_generate: 12,
+        ..SamplingParams::default()
+    };
+    let prompts = ["The weather today is", "My favourite food"];
+    let requests: Vec<_> = prompts
+        .iter()
+        .map(|p| request(Prompt::Text(p.to_string()), params.clone()))
+        .collect();
+    let out = engine().generate(&requests).unwrap();
+    let model = engine().model();
+    let pairs: Vec<_> = prompts
+        .iter()
+        .zip(&out)
+        .map(|(p, g)| (model.tokenizer.encode(p).unwrap(), g.token_ids.clone()))
+        .collect();
+    let scores = model.score_continuations(&pairs).unwrap();
+    for (g, s) in out.iter().zip(&scores) {
+        let want: Vec<f64> = g.logprobs.iter().map(|&x| x as f64).collect();
+        let diff = max_abs_diff(s, &want);
+        assert!(diff < 1e-3, "cached sampling vs teacher forcing: {diff}");
+    }
+}
