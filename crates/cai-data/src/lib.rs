@@ -1,0 +1,40 @@
+//! Artifact records, readers/writers, converters, constitutions and a built-in sample corpus for cai-rs.
+//!
+//! Every pipeline stage reads and writes through this crate. The main entry points:
+//! - [`records`]: the serde types of every artifact (`RedTeamPrompt`, `ChatSample`, `SlCaiTrace`, `CandidateSet`,
+//!   `PreferenceRecord`, `PpoPrompt`), each with a JSON Schema in `data-schemas/`.
+//! - [`read_records`] streams JSONL or JSON-array files, plain or gzip; [`write_jsonl_atomic`] and [`JsonlWriter`]
+//!   write them.
+//! - [`convert`] turns hh-rlhf, NeMo, TRL and Hugging Face layouts into ours and back.
+//! - [`Constitution`] loads our TOML constitution or the Anthropic, NeMo and Hugging Face originals.
+//! - [`corpus`] holds the embedded sample data.
+//!
+//! cai-data knows nothing of models or tensors; it never depends on burn.
+//!
+//! Features (all on by default through `cli`): `schema` (JSON Schema validation), `hub` (Hugging Face Hub
+//! downloads), `tokenizer` (token counts in `stats`) and `cli` (the `cai-data` binary). The readers, writers,
+//! converters, constitutions and corpus need none of them.
+
+pub mod constitution;
+pub mod convert;
+pub mod corpus;
+pub mod error;
+pub mod hh;
+#[cfg(feature = "hub")]
+pub mod hub;
+pub mod jsonl;
+pub mod nemo;
+pub mod records;
+#[cfg(feature = "schema")]
+pub mod schema;
+pub mod split;
+pub mod stats;
+pub mod template;
+
+pub use constitution::{Constitution, FewShotExample, JudgePrinciple, Principle};
+pub use error::{Error, Result};
+pub use jsonl::{JsonlWriter, OnError, ReadOptions, Records, read_records, write_jsonl_atomic};
+pub use records::{
+    Candidate, CandidateSet, ChatSample, ChatTurn, CritiqueRound, Judgement, Message, PpoPrompt,
+    PreferenceRecord, RedTeamPrompt, Role, SlCaiTrace, TextLine,
+};
