@@ -16,6 +16,7 @@ usage: cargo xtask <command>
 commands:
   fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
+  bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
 ";
@@ -56,7 +57,8 @@ fn main() -> Result<()> {
         ])),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("generate") => bench::bench("generate", "cai-model"),
-            _ => bail!("usage: cargo xtask bench generate"),
+            Some("sft") => bench::bench("sft", "cai-sft"),
+            _ => bail!("usage: cargo xtask bench generate|sft"),
         },
         Some("golden") => run({
             let mut cmd = Command::new("bash");

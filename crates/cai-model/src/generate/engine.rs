@@ -28,6 +28,20 @@ struct Row {
     finish: Option<(FinishReason, Option<String>)>,
 }
 
+impl Row {
+    fn into_generation(self) -> Generation {
+        let (finish_reason, stop_string) = self.finish.unwrap_or((FinishReason::Length, None));
+        Generation {
+            text: self.text,
+            token_ids: self.generated,
+            logprobs: self.logprobs,
+            finish_reason,
+            stop_string,
+            prompt_tokens: self.prompt.len(),
+        }
+    }
+}
+
 impl Engine {
     /// Wraps a loaded model (owned or shared).
     pub fn new(model: impl Into<std::sync::Arc<LoadedModel>>) -> Self {
@@ -106,10 +120,7 @@ impl Engine {
             self.decode(&mut active, &mut finished, on_delta)?;
         }
         finished.sort_by_key(|r| r.index);
-        Ok(finished
-            .into_iter()
-            .map(|r| self.into_generation(r))
-            .collect())
+        Ok(finished.into_iter().map(Row::into_generation).collect())
     }
 
     fn decode(
@@ -216,17 +227,5 @@ impl Engine {
             row.streamed = ready;
         }
         Ok(())
-    }
-
-    fn into_generation(&self, row: Row) -> Generation {
-        let (finish_reason, stop_string) = row.finish.unwrap_or((FinishReason::Length, None));
-        Generation {
-            text: row.text,
-            token_ids: row.generated,
-            logprobs: row.logprobs,
-            finish_reason,
-            stop_string,
-            prompt_tokens: row.prompt.len(),
-        }
     }
 }

@@ -60,7 +60,8 @@ impl SamplingParams {
 
     /// Checks ranges; the message names the offending field.
     pub fn validate(&self) -> Result<(), String> {
-        if !self.greedy && !(self.temperature > 0.0 && self.temperature.is_finite()) {
+        let temperature_ok = self.temperature > 0.0 && self.temperature.is_finite();
+        if !self.greedy && !temperature_ok {
             return Err(format!(
                 "temperature: must be > 0, got {}",
                 self.temperature

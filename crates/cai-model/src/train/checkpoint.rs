@@ -1,0 +1,212 @@
+//! Checkpoint directories written atomically (`ckpt-N.tmp/` filled, then renamed to `ckpt-N/`),
+//! plus the optimizer-state and JSON-state files a stage puts in them.
+//!
+//! The stage decides the contents (model in HF layout, adapters, optimizer, its own state file);
+//! this module guarantees that a `ckpt-N` directory is always complete, finds the latest one, and
+//! keeps only the newest few.
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::ModuleOptimizer;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ModelError, Result};
+use crate::save::write_atomic;
+
+/// The directory holding a run's `ckpt-N` subdirectories.
+#[derive(Debug, Clone)]
+pub struct CheckpointDir {
+    root: PathBuf,
+    keep: Option<usize>,
+}
+
+impl CheckpointDir {
+    /// Checkpoints under `root`; after each save only the newest `keep` are kept (`None`: all).
+    pub fn new(root: impl Into<PathBuf>, keep: Option<usize>) -> Self {
+        Self {
+            root: root.into(),
+            keep,
+        }
+    }
+
+    /// Where the checkpoint of `step` lives.
+    pub fn path_for(&self, step: u64) -> PathBuf {
+        self.root.join(format!("ckpt-{step}"))
+    }
+
+    /// Writes the checkpoint of `step`: `write` fills a temporary directory, which is then renamed
+    /// into place, so a crash never leaves a partial `ckpt-N`. Returns the final path. `write` may
+    /// use the caller's error type.
+    pub fn save<E: From<ModelError>>(
+        &self,
+        step: u64,
+        write: impl FnOnce(&Path) -> std::result::Result<(), E>,
+    ) -> std::result::Result<PathBuf, E> {
+        let done = self.path_for(step);
+        let tmp = self.root.join(format!("ckpt-{step}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        write(&tmp)?;
+        if done.exists() {
+            std::fs::remove_dir_all(&done).map_err(|e| ModelError::io(&done, e))?;
+        }
+        std::fs::rename(&tmp, &done).map_err(|e| ModelError::io(&done, e))?;
+        self.prune()?;
+        tracing::info!(step, dir = %done.display(), "checkpoint saved");
+        Ok(done)
+    }
+
+    /// Complete checkpoints, oldest first.
+    pub fn list(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(ModelError::io(&self.root, e)),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| ModelError::io(&self.root, e))?;
+            let name = entry.file_name();
+            let step = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("ckpt-"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(step) = step
+                && entry.path().is_dir()
+            {
+                found.push((step, entry.path()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The newest complete checkpoint.
+    pub fn latest(&self) -> Result<Option<(u64, PathBuf)>> {
+        Ok(self.list()?.pop())
+    }
+
+    fn prune(&self) -> Result<()> {
+        let Some(keep) = self.keep else {
+            return Ok(());
+        };
+        let all = self.list()?;
+        for (_, path) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+            std::fs::remove_dir_all(path).map_err(|e| ModelError::io(path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Saves the optimizer state (burnpack, keyed by parameter id).
+pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
+    optim
+        .save(path)
+        .map_err(|e| ModelError::format(path, format!("cannot save optimizer state: {e:?}")))
+}
+
+/// Restores optimizer state saved by [`save_optimizer`] into a fresh optimizer.
+pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    optim
+        .load(path)
+        .map_err(|e| ModelError::format(path, format!("cannot load optimizer state: {e:?}")))
+}
+
+/// Writes a stage's resume state as pretty JSON, atomically.
+pub fn write_state<S: Serialize>(path: &Path, state: &S) -> Result<()> {
+    let text = serde_json::to_string_pretty(state).map_err(|source| ModelError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+/// Reads a state file written by [`write_state`].
+pub fn read_state<S: DeserializeOwned>(path: &Path) -> Result<S> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| ModelError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use burn::nn::LinearConfig;
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Device, Tensor};
+
+    use crate::train::{OptimizerSettings, stable_param_ids};
+
+    #[test]
+    fn failed_writes_leave_no_checkpoint_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let ckpts = CheckpointDir::new(dir.path(), Some(2));
+        for step in [1, 2, 3] {
+            ckpts
+                .save(step, |d| write_state(&d.join("state.json"), &step))
+                .unwrap();
+        }
+        let failed: Result<PathBuf> =
+            ckpts.save(4, |_| Err(ModelError::Invalid("disk full".into())));
+        assert!(failed.is_err());
+        let steps: Vec<u64> = ckpts.list().unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, [2, 3]);
+        let (step, path) = ckpts.latest().unwrap().unwrap();
+        assert_eq!(step, 3);
+        assert_eq!(read_state::<u64>(&path.join("state.json")).unwrap(), 3);
+    }
+
+    /// What loading a model in a new process does: new random parameter ids.
+    struct RandomIds;
+
+    impl burn::module::ModuleMapper for RandomIds {
+        fn map_float<const D: usize>(
+            &mut self,
+            mut param: burn::module::Param<Tensor<D>>,
+        ) -> burn::module::Param<Tensor<D>> {
+            param.id = burn::module::ParamId::new();
+            param
+        }
+    }
+
+    #[test]
+    fn optimizer_state_applies_to_a_rebuilt_model() {
+        let device = Device::flex().autodiff();
+        let settings = OptimizerSettings {
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        };
+        let step = |model: burn::nn::Linear, optim: &mut ModuleOptimizer| {
+            let out = model.forward(Tensor::<2>::ones([2, 3], &device));
+            let loss = (out.clone() * out).sum();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            optim.step(1e-2, model, grads)
+        };
+        let init = stable_param_ids(LinearConfig::new(3, 2).init(&device));
+        let mut optim = settings.init();
+        let one = step(init.clone(), &mut optim);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("optim.bpk");
+        save_optimizer(&optim, &path).unwrap();
+        let straight = step(one.clone(), &mut optim);
+
+        // Another "process": the same weights under freshly derived ids, optimizer from disk.
+        let rebuilt = stable_param_ids(one.clone().map(&mut RandomIds));
+        let mut resumed_optim = load_optimizer(settings.init(), &path).unwrap();
+        let resumed = step(rebuilt, &mut resumed_optim);
+        let values = |m: &burn::nn::Linear| m.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values(&straight), values(&resumed));
+
+        // Without the saved state the second step differs (Adam's moments matter).
+        let fresh = step(one, &mut settings.init());
+        assert_ne!(values(&straight), values(&fresh));
+    }
+}

@@ -1,0 +1,207 @@
+//! [`GenerationRequest`] → request bodies, and response bodies → [`Generation`].
+//!
+//! OpenAI answers carry no token ids or per-token log-probs unless asked; the client does not ask
+//! (hosted judges may refuse), so those stay empty. `finish_reason: "stop"` with a string
+//! `stop_reason` (cai-serve, vLLM) is [`FinishReason::Stop`]; otherwise it is read as EOS.
+
+use cai_model::{FinishReason, Generation, GenerationRequest, Prompt, SamplingParams};
+use serde_json::Value;
+
+use crate::api::nemo::collate;
+use crate::error::{Result, ServeError};
+use crate::wire::nemo::{GenerateRequest, GenerateResponse, Sentences};
+use crate::wire::openai::{
+    ChatCompletion, ChatMessage, Completion, CompletionRequest, MessageContent, PromptInput, Stop,
+};
+
+/// A `/generate` body. NeMo has no `ignore_eos`, `min_p` or token prompts: those are refused.
+pub fn nemo_request(request: &GenerationRequest) -> Result<GenerateRequest> {
+    let p = &request.params;
+    if p.ignore_eos || p.min_p > 0.0 {
+        return Err(ServeError::bad_request(
+            "NeMo's /generate has no ignore_eos or min_p",
+        ));
+    }
+    let sentences = match &request.prompt {
+        Prompt::Text(t) => Sentences::Texts(vec![t.clone()]),
+        Prompt::Chat(messages) => Sentences::Chats(collate(std::slice::from_ref(messages))),
+        Prompt::Tokens(_) => {
+            return Err(ServeError::bad_request(
+                "token prompts need the OpenAI completions API, not NeMo's /generate",
+            ));
+        }
+    };
+    Ok(GenerateRequest {
+        sentences,
+        tokens_to_generate: Some(p.tokens_to_generate as u64),
+        temperature: (!p.greedy).then_some(p.temperature as f64),
+        add_bos: None,
+        greedy: Some(p.greedy),
+        top_k: Some(p.top_k as u64),
+        top_p: Some(p.top_p as f64),
+        repetition_penalty: Some(p.repetition_penalty as f64),
+        min_tokens_to_generate: Some(p.min_tokens_to_generate as u64),
+        end_strings: Some(p.end_strings.clone()),
+        compute_logprob: None,
+        all_probs: None,
+        random_seed: p.random_seed,
+    })
+}
+
+/// Reads the single sentence of a `/generate` answer. With cai-serve's extension the split is
+/// exact; from NeMo itself, a text prompt's generation is `sentence[len(prompt)..]` with a trailing
+/// end string removed.
+pub fn from_nemo(request: &GenerationRequest, resp: GenerateResponse) -> Result<Generation> {
+    let malformed = |what: &str| ServeError::Transport {
+        endpoint: "/generate".into(),
+        reason: format!("malformed answer: {what}"),
+    };
+    let ids = resp.token_ids.into_iter().next().unwrap_or_default();
+    if let Some(info) = resp.cai_completions.and_then(|c| c.into_iter().next()) {
+        let token_ids = ids.get(info.prompt_tokens..).unwrap_or_default().to_vec();
+        return Ok(Generation {
+            text: info.text,
+            token_ids,
+            logprobs: Vec::new(),
+            finish_reason: info.finish_reason,
+            stop_string: info.stop_string,
+            prompt_tokens: info.prompt_tokens,
+        });
+    }
+    let Prompt::Text(prompt) = &request.prompt else {
+        return Err(malformed(
+            "chat prompts need the cai_completions extension (use the OpenAI API)",
+        ));
+    };
+    let sentence = resp
+        .sentences
+        .into_iter()
+        .next()
+        .ok_or_else(|| malformed("no sentence"))?;
+    let generated = sentence
+        .strip_prefix(prompt.as_str())
+        .ok_or_else(|| malformed("the sentence does not start with the prompt"))?;
+    let stop = request
+        .params
+        .end_strings
+        .iter()
+        .find(|s| generated.ends_with(s.as_str()))
+        .cloned();
+    let text = match &stop {
+        Some(s) => generated[..generated.len() - s.len()].to_string(),
+        None => generated.to_string(),
+    };
+    Ok(Generation {
+        text,
+        token_ids: Vec::new(),
+        logprobs: Vec::new(),
+        finish_reason: if stop.is_some() {
+            FinishReason::Stop
+        } else {
+            FinishReason::Eos
+        },
+        stop_string: stop,
+        prompt_tokens: 0,
+    })
+}
+
+/// The OpenAI path (`chat/completions` for chats, `completions` otherwise) and body. Sampling
+/// extras use vLLM's names and are sent only when they differ from the defaults.
+pub fn openai_request(
+    request: &GenerationRequest,
+    model: &str,
+) -> (&'static str, CompletionRequest) {
+    let p: &SamplingParams = &request.params;
+    let mut body = CompletionRequest {
+        model: Some(model.to_string()),
+        max_tokens: Some(p.tokens_to_generate as u64),
+        temperature: Some(if p.greedy { 0.0 } else { p.temperature as f64 }),
+        top_p: (!p.greedy && p.top_p < 1.0).then_some(p.top_p as f64),
+        top_k: (!p.greedy && p.top_k > 0).then_some(p.top_k as i64),
+        min_p: (!p.greedy && p.min_p > 0.0).then_some(p.min_p as f64),
+        repetition_penalty: (p.repetition_penalty != 1.0).then_some(p.repetition_penalty as f64),
+        min_tokens: (p.min_tokens_to_generate > 0).then_some(p.min_tokens_to_generate as u64),
+        ignore_eos: p.ignore_eos.then_some(true),
+        stop: (!p.end_strings.is_empty()).then(|| Stop::Many(p.end_strings.clone())),
+        seed: p.random_seed.map(|s| s as i64),
+        ..CompletionRequest::default()
+    };
+    match &request.prompt {
+        Prompt::Chat(messages) => {
+            body.messages = Some(
+                messages
+                    .iter()
+                    .map(|m| ChatMessage {
+                        role: m.role.clone(),
+                        content: Some(MessageContent::Text(m.content.clone())),
+                    })
+                    .collect(),
+            );
+            ("chat/completions", body)
+        }
+        Prompt::Text(t) => {
+            body.prompt = Some(PromptInput::Text(t.clone()));
+            ("completions", body)
+        }
+        Prompt::Tokens(ids) => {
+            body.prompt = Some(PromptInput::Tokens(ids.clone()));
+            ("completions", body)
+        }
+    }
+}
+
+/// An OpenAI answer of either endpoint.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OpenAiAnswer {
+    /// `chat.completion`.
+    Chat(ChatCompletion),
+    /// `text_completion`.
+    Text(Completion),
+}
+
+/// Reads the first choice.
+pub fn from_openai(answer: OpenAiAnswer) -> Result<Generation> {
+    let (text, finish, stop_reason, usage) = match answer {
+        OpenAiAnswer::Chat(c) => {
+            let choice = c.choices.into_iter().next();
+            let usage = c.usage;
+            let choice = choice.ok_or_else(no_choice)?;
+            (
+                choice.message.content.unwrap_or_default(),
+                choice.finish_reason,
+                choice.stop_reason,
+                usage,
+            )
+        }
+        OpenAiAnswer::Text(c) => {
+            let usage = c.usage;
+            let choice = c.choices.into_iter().next().ok_or_else(no_choice)?;
+            (choice.text, choice.finish_reason, choice.stop_reason, usage)
+        }
+    };
+    let stop_string = match stop_reason {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let finish_reason = match (finish.as_deref(), &stop_string) {
+        (Some("length"), _) => FinishReason::Length,
+        (_, Some(_)) => FinishReason::Stop,
+        _ => FinishReason::Eos,
+    };
+    Ok(Generation {
+        text,
+        token_ids: Vec::new(),
+        logprobs: Vec::new(),
+        finish_reason,
+        stop_string,
+        prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
+    })
+}
+
+fn no_choice() -> ServeError {
+    ServeError::Transport {
+        endpoint: "openai".into(),
+        reason: "malformed answer: no choices".into(),
+    }
+}

@@ -1,0 +1,291 @@
+//! [`RemoteGenerator`]: the [`Generator`] trait over HTTP, against cai-serve or any server that
+//! speaks NeMo's `/generate` or the OpenAI API (vLLM, TGI, a hosted judge).
+//!
+//! Requests run on up to `concurrency` threads, each attempt going to the next endpoint
+//! (round-robin). Connection errors, timeouts, 429 and 5xx answers are retried with exponential
+//! back-off; anything else fails at once. Failures are returned, never dropped:
+//! [`RemoteGenerator::generate_each`] gives one result per request, and the [`Generator`]
+//! implementation fails with the count of failed requests.
+
+mod convert;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cai_model::{Generation, GenerationRequest, Generator};
+use rand::Rng;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Result, ServeError};
+
+/// Which API the endpoints speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteApi {
+    /// NeMo's `PUT /generate` (text and chat prompts).
+    Nemo,
+    /// OpenAI's `/v1/chat/completions` for chat prompts, `/v1/completions` for text and tokens.
+    OpenAi,
+}
+
+/// How to reach the servers.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// Base URLs (`http://host:port`, or an OpenAI base ending in `/v1`); used round-robin.
+    pub endpoints: Vec<String>,
+    /// The API they speak.
+    pub api: RemoteApi,
+    /// `model` field of OpenAI requests.
+    pub model: String,
+    /// Bearer token (see [`RemoteConfig::api_key_from_env`]).
+    pub api_key: Option<String>,
+    /// Timeout of one HTTP attempt, connection included.
+    pub timeout: Duration,
+    /// Timeout for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Back-off before the first retry; doubles each time, with jitter.
+    pub backoff: Duration,
+    /// Longest back-off.
+    pub max_backoff: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl RemoteConfig {
+    /// Defaults: 300 s per attempt, 10 s to connect, 4 retries from 500 ms up to 10 s, 8 requests in
+    /// flight, model `default`, no key.
+    pub fn new(api: RemoteApi, endpoints: Vec<String>) -> Self {
+        Self {
+            endpoints,
+            api,
+            model: "default".into(),
+            api_key: None,
+            timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 4,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+            concurrency: 8,
+        }
+    }
+
+    /// Sets the API key from environment variable `var` (unset or empty leaves none).
+    pub fn api_key_from_env(mut self, var: &str) -> Self {
+        self.api_key = std::env::var(var).ok().filter(|k| !k.trim().is_empty());
+        self
+    }
+}
+
+/// A [`Generator`] that calls remote servers.
+#[derive(Debug)]
+pub struct RemoteGenerator {
+    config: RemoteConfig,
+    http: Client,
+    next_endpoint: AtomicUsize,
+}
+
+impl RemoteGenerator {
+    /// Checks the configuration and builds the HTTP client.
+    pub fn new(config: RemoteConfig) -> Result<Self> {
+        if config.endpoints.is_empty() {
+            return Err(ServeError::Setup("no endpoint given".into()));
+        }
+        for e in &config.endpoints {
+            reqwest::Url::parse(e)
+                .map_err(|err| ServeError::Setup(format!("endpoint `{e}`: {err}")))?;
+        }
+        let http = Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| ServeError::Setup(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            config,
+            http,
+            next_endpoint: AtomicUsize::new(0),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RemoteConfig {
+        &self.config
+    }
+
+    /// Runs every request (up to `concurrency` at once); one result per request, in order.
+    pub fn generate_each(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation>> {
+        let next = AtomicUsize::new(0);
+        let workers = self.config.concurrency.clamp(1, requests.len().max(1));
+        let mut results: Vec<Option<Result<Generation>>> = vec![None; requests.len()];
+        let done: Vec<Vec<(usize, Result<Generation>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(request) = requests.get(i) else {
+                                break;
+                            };
+                            out.push((i, self.generate_one(request)));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (i, r) in done.into_iter().flatten() {
+            results[i] = Some(r);
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(ServeError::Engine("a client thread panicked".into())))
+            })
+            .collect()
+    }
+
+    /// Runs every request; fails with [`ServeError::Batch`] (how many failed, and the first
+    /// error) if any did.
+    pub fn try_generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>> {
+        let results = self.generate_each(requests);
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed == 0 {
+            return Ok(results.into_iter().flatten().collect());
+        }
+        let first = results
+            .into_iter()
+            .find_map(|r| r.err())
+            .unwrap_or_else(|| ServeError::Engine("unknown failure".into()));
+        tracing::error!(failed, total = requests.len(), error = %first, "remote generation failed");
+        Err(ServeError::Batch {
+            failed,
+            total: requests.len(),
+            first: Box::new(first),
+        })
+    }
+
+    /// One request, retried on transient failures.
+    pub fn generate_one(&self, request: &GenerationRequest) -> Result<Generation> {
+        let attempts = self.config.max_retries + 1;
+        // Round-robin across requests; a retry moves on to the next endpoint.
+        let first = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 0;
+        loop {
+            let endpoint = self.endpoint(first.wrapping_add(attempt as usize));
+            attempt += 1;
+            let error = match self.attempt(&endpoint, request) {
+                Ok(g) => return Ok(g),
+                Err(e) if e.is_retryable() && attempt < attempts => e,
+                Err(e) if e.is_retryable() => {
+                    return Err(ServeError::RetriesExhausted {
+                        attempts,
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            let delay = self.backoff(attempt);
+            tracing::warn!(attempt, %error, retry_in_ms = delay.as_millis() as u64, "remote call failed");
+            std::thread::sleep(delay);
+        }
+    }
+
+    fn endpoint(&self, i: usize) -> String {
+        self.config.endpoints[i % self.config.endpoints.len()]
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// `backoff × 2^(attempt-1)`, capped, with up to 25 % jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self
+            .config
+            .backoff
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(self.config.max_backoff);
+        base.mul_f64(1.0 + rand::rng().random::<f64>() * 0.25)
+    }
+
+    fn attempt(&self, endpoint: &str, request: &GenerationRequest) -> Result<Generation> {
+        match self.config.api {
+            RemoteApi::Nemo => {
+                let body = convert::nemo_request(request)?;
+                let url = format!("{endpoint}/generate");
+                let resp = self.call(&url, self.http.put(&url), &body)?;
+                convert::from_nemo(request, resp)
+            }
+            RemoteApi::OpenAi => {
+                let (path, body) = convert::openai_request(request, &self.config.model);
+                let base = if endpoint.ends_with("/v1") {
+                    endpoint.to_string()
+                } else {
+                    format!("{endpoint}/v1")
+                };
+                let url = format!("{base}/{path}");
+                let resp = self.call(&url, self.http.post(&url), &body)?;
+                convert::from_openai(resp)
+            }
+        }
+    }
+
+    /// Sends `body` as JSON and parses the answer; errors carry the URL.
+    fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        url: &str,
+        builder: RequestBuilder,
+        body: &B,
+    ) -> Result<R> {
+        let transport = |reason: String| ServeError::Transport {
+            endpoint: url.to_string(),
+            reason,
+        };
+        let mut builder = builder.json(body);
+        if let Some(key) = &self.config.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        let resp = builder.send().map_err(|e| transport(error_chain(&e)))?;
+        let status = resp.status();
+        let text = resp.text().map_err(|e| transport(error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(ServeError::Status {
+                endpoint: url.to_string(),
+                status: status.as_u16(),
+                body: text.chars().take(500).collect(),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| transport(format!("unreadable answer: {e}")))
+    }
+}
+
+/// An error and its causes on one line (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl Generator for RemoteGenerator {
+    fn generate(&self, requests: &[GenerationRequest]) -> cai_model::Result<Vec<Generation>> {
+        Ok(self.try_generate(requests)?)
+    }
+
+    fn describe(&self) -> String {
+        let api = match self.config.api {
+            RemoteApi::Nemo => "NeMo /generate",
+            RemoteApi::OpenAi => "OpenAI",
+        };
+        format!("{api} at {}", self.config.endpoints.join(", "))
+    }
+}

@@ -1,0 +1,212 @@
+//! The one error type of `cai-serve`: request validation, engine failures, and the HTTP client's
+//! transport failures. On the server it renders as an OpenAI-shaped JSON body (`IntoResponse`).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cai_model::ModelError;
+
+/// Result alias used across `cai-serve`.
+pub type Result<T> = std::result::Result<T, ServeError>;
+
+/// Everything that can go wrong while serving or calling a server.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The request is malformed or out of range (HTTP 400).
+    #[error("{message}")]
+    BadRequest {
+        /// The field at fault, when there is one.
+        param: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The request body is larger than the configured limit (HTTP 413).
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No such route (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method (HTTP 405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// Missing or wrong bearer token (HTTP 401).
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// The engine queue is full (HTTP 503); retry later.
+    #[error("server busy: {queued} requests queued")]
+    Busy {
+        /// Requests waiting when this one was refused.
+        queued: usize,
+    },
+    /// The engine failed on a request it had accepted (HTTP 500), or its thread is gone.
+    #[error("engine: {0}")]
+    Engine(String),
+    /// A remote server answered with an error status.
+    #[error("{endpoint}: HTTP {status}: {body}")]
+    Status {
+        /// The URL called.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The (possibly truncated) response body.
+        body: String,
+    },
+    /// A remote server could not be reached, timed out, or sent something unreadable.
+    #[error("{endpoint}: {reason}")]
+    Transport {
+        /// The URL called.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The last of several attempts failed.
+    #[error("gave up after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The error of the last attempt.
+        last: Box<ServeError>,
+    },
+    /// Some requests of a remote batch failed (the others may have succeeded).
+    #[error("{failed} of {total} remote generations failed; first: {first}")]
+    Batch {
+        /// Number of failed requests.
+        failed: usize,
+        /// Number of requests.
+        total: usize,
+        /// The first failure, in request order.
+        first: Box<ServeError>,
+    },
+    /// The client or server could not be set up (bad URL, unreadable key file, ...).
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ServeError {
+    /// A 400 error about `param`.
+    pub fn bad_param(param: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            param: Some(param.to_string()),
+            message: format!("{param}: {}", message.into()),
+        }
+    }
+
+    /// A 400 error not tied to one field.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            param: None,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error is served with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Whether a client should try again: 5xx answers, 429, and transport failures.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status >= 500 || *status == 429,
+            Self::Transport { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<ModelError> for ServeError {
+    /// Bad input (template, tokenizer, invalid argument such as a prompt longer than the context)
+    /// is the caller's fault; anything else is the server's.
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Invalid(_) | ModelError::Template { .. } | ModelError::Tokenizer { .. } => {
+                Self::bad_request(e.to_string())
+            }
+            other => Self::Engine(other.to_string()),
+        }
+    }
+}
+
+impl From<ServeError> for ModelError {
+    /// For the [`cai_model::Generator`] trait, whose error type is the model core's.
+    fn from(e: ServeError) -> Self {
+        ModelError::Invalid(format!("remote generation: {e}"))
+    }
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let kind = match status {
+            StatusCode::UNAUTHORIZED => "authentication_error",
+            StatusCode::SERVICE_UNAVAILABLE => "overloaded_error",
+            s if s.is_client_error() => "invalid_request_error",
+            _ => "server_error",
+        };
+        let param = match &self {
+            Self::BadRequest { param, .. } => param.clone(),
+            _ => None,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), error = %self, "request rejected");
+        }
+        let body = serde_json::json!({
+            "error": {
+                "message": self.to_string(),
+                "type": kind,
+                "param": param,
+                "code": status.as_u16(),
+            }
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ServeError {
+        ServeError::Status {
+            endpoint: "http://x".into(),
+            status,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        assert!(status(500).is_retryable());
+        assert!(status(503).is_retryable());
+        assert!(status(429).is_retryable());
+        assert!(!status(400).is_retryable());
+        assert!(!status(401).is_retryable());
+        let transport = ServeError::Transport {
+            endpoint: "http://x".into(),
+            reason: "refused".into(),
+        };
+        assert!(transport.is_retryable());
+        assert_eq!(
+            ServeError::Busy { queued: 3 }.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ServeError::from(ModelError::Invalid("x".into())).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

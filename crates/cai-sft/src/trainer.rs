@@ -1,0 +1,259 @@
+//! The training loop: global batches of micro-batches, one backward per micro-batch with
+//! gradient accumulation, global-norm clipping, AdamW at the scheduled rate, metrics, validation,
+//! checkpoints, and the final model in Hugging Face layout.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use cai_model::CausalLm;
+use cai_model::model::rope::RopeTables;
+use cai_model::train::{CheckpointDir, MetricsLogger, clip_global_norm};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::batches::{DataCursor, MicroBatch, Row, next_global_batch};
+use crate::checkpoint::{self, TrainState};
+use crate::config::SftConfig;
+use crate::dataset::Dataset;
+use crate::encode::EncodeStats;
+use crate::error::{Result, SftError};
+use crate::loss::mean_target_nll;
+
+/// What a run did; also written to `summary.json` in the output directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Optimizer steps done in total (including those before a resume).
+    pub steps: u64,
+    /// Steps of the whole run.
+    pub max_steps: u64,
+    /// Training loss of the first step this invocation ran.
+    pub first_loss: Option<f64>,
+    /// Training loss of the last step.
+    pub last_loss: Option<f64>,
+    /// Last validation loss.
+    pub validation_loss: Option<f64>,
+    /// Encoding counts of the training data.
+    pub train_data: EncodeStats,
+    /// Encoding counts of the validation data.
+    pub validation_data: EncodeStats,
+    /// The final model (Hugging Face layout), when the run finished.
+    pub model_dir: Option<PathBuf>,
+}
+
+/// Mean of the micro-batch losses of `rows` (NeMo's validation loss), without gradients kept.
+fn validation_loss(
+    lm: &CausalLm,
+    rope: &RopeTables,
+    rows: &[Row],
+    cfg: &SftConfig,
+    pad: u32,
+) -> Option<f64> {
+    let chunks: Vec<Vec<&Row>> = rows
+        .chunks(cfg.micro_batch_size)
+        .take(cfg.limit_val_batches.unwrap_or(usize::MAX))
+        .map(|c| c.iter().collect())
+        .collect();
+    if chunks.is_empty() {
+        return None;
+    }
+    let total: f64 = chunks
+        .iter()
+        .map(|rows| {
+            let loss: f32 = mean_target_nll(lm, rope, &MicroBatch::new(rows, pad)).into_scalar();
+            loss as f64
+        })
+        .sum();
+    Some(total / chunks.len() as f64)
+}
+
+/// Result of one optimizer step.
+struct StepOutcome {
+    lm: CausalLm,
+    loss: f64,
+    grad_norm: f64,
+    tokens: usize,
+}
+
+/// One optimizer step over the global batch `rows`: a backward per micro-batch (burn has no
+/// `retain_graph`), gradients summed, clipped by global norm, then AdamW.
+fn optimizer_step(
+    lm: CausalLm,
+    rope: &RopeTables,
+    optim: &mut ModuleOptimizer,
+    rows: &[&Row],
+    cfg: &SftConfig,
+    lr: f64,
+    pad: u32,
+) -> StepOutcome {
+    let micro_batches: Vec<&[&Row]> = rows.chunks(cfg.micro_batch_size).collect();
+    let scale = 1.0 / micro_batches.len() as f64;
+    let mut accumulator = GradientsAccumulator::<CausalLm>::new();
+    let (mut loss, mut tokens) = (0.0, 0);
+    for rows in micro_batches {
+        let batch = MicroBatch::new(rows, pad);
+        let micro_loss = mean_target_nll(&lm, rope, &batch);
+        loss += micro_loss.clone().into_scalar::<f32>() as f64 * scale;
+        tokens += batch.real_tokens;
+        let grads = micro_loss.mul_scalar(scale).backward();
+        accumulator.accumulate(&lm, GradientsParams::from_grads(grads, &lm));
+    }
+    let (grads, grad_norm) = clip_global_norm(&lm, accumulator.grads(), cfg.gradient_clip_val);
+    StepOutcome {
+        lm: optim.step(lr, lm, grads),
+        loss,
+        grad_norm,
+        tokens,
+    }
+}
+
+fn progress(cfg: &SftConfig, max_steps: u64, start: u64) -> ProgressBar {
+    let bar = if cfg.quiet {
+        ProgressBar::hidden()
+    } else {
+        cai_model::cli::progress_bar(max_steps, "steps")
+    };
+    bar.set_position(start);
+    bar
+}
+
+/// Runs supervised fine-tuning as `cfg` describes; see the crate documentation.
+pub fn run(cfg: &SftConfig) -> Result<Summary> {
+    let out = &cfg.output_dir;
+    std::fs::create_dir_all(out).map_err(|e| SftError::io(out, e))?;
+    let ckpts = CheckpointDir::new(out.join("checkpoints"), Some(cfg.keep_checkpoints));
+    let resume = match (cfg.resume, ckpts.latest()?) {
+        (true, latest) => latest,
+        (false, None) => None,
+        (false, Some((_, path))) => {
+            return Err(SftError::Config(format!(
+                "{} already holds checkpoints; pass --resume or use another output_dir",
+                path.parent().unwrap_or(out).display()
+            )));
+        }
+    };
+    let resume_dir = resume.as_ref().map(|(_, path)| path.as_path());
+    let config_json =
+        serde_json::to_string_pretty(cfg).map_err(|e| SftError::Config(e.to_string()))?;
+    cai_model::save::write_atomic(&out.join("config.json"), config_json.as_bytes())?;
+
+    let mut model = checkpoint::load_model(cfg, resume_dir)?;
+    let data = Dataset::prepare(&model, cfg)?;
+    let pad = model.config.pad_token_id.unwrap_or(0);
+    let steps_per_epoch = (data.train.len() / cfg.global_batch_size) as u64;
+    if steps_per_epoch == 0 {
+        return Err(SftError::Config(format!(
+            "{} training rows cannot fill one global batch of {}",
+            data.train.len(),
+            cfg.global_batch_size
+        )));
+    }
+    let max_steps = cfg.max_steps.unwrap_or(cfg.max_epochs * steps_per_epoch);
+    let mut state = TrainState {
+        step: 0,
+        max_steps,
+        cursor: DataCursor::default(),
+        seed: cfg.seed,
+        rows: data.train.len(),
+        global_batch_size: cfg.global_batch_size,
+        consumed_samples: 0,
+    };
+    if let Some((_, path)) = &resume {
+        let saved = checkpoint::load_state(path)?;
+        saved.check_compatible(&state, path)?;
+        tracing::info!(step = saved.step, dir = %path.display(), "resuming");
+        state = saved;
+    }
+    let mut optim = checkpoint::load_optimizer_state(cfg, resume_dir)?;
+    let schedule = cfg.schedule(max_steps);
+    let mut metrics = MetricsLogger::open(out, resume.as_ref().map(|(step, _)| *step))?;
+    let lora = cfg.lora().is_some();
+    let stop_at = cfg.stop_after_steps.map_or(max_steps, |s| s.min(max_steps));
+    let bar = progress(cfg, max_steps, state.step);
+    let (mut first_loss, mut last_loss, mut validation) = (None, None, None);
+
+    let mut lm = model.lm;
+    while state.step < stop_at {
+        let started = Instant::now();
+        let picked = next_global_batch(
+            state.rows,
+            cfg.global_batch_size,
+            cfg.seed,
+            &mut state.cursor,
+        )
+        .expect("steps_per_epoch > 0 guarantees a full batch");
+        let rows: Vec<&Row> = picked.iter().map(|&i| &data.train[i]).collect();
+        let lr = schedule.lr_at(state.step);
+        let outcome = optimizer_step(lm, &model.rope, &mut optim, &rows, cfg, lr, pad);
+        lm = outcome.lm;
+        state.step += 1;
+        state.consumed_samples += rows.len() as u64;
+        let secs = started.elapsed().as_secs_f64();
+        first_loss.get_or_insert(outcome.loss);
+        last_loss = Some(outcome.loss);
+        metrics.log(
+            "train",
+            state.step,
+            &[
+                ("loss", outcome.loss),
+                ("lr", lr),
+                ("grad_norm", outcome.grad_norm),
+                ("tokens_per_s", outcome.tokens as f64 / secs),
+                ("step_time", secs),
+                ("consumed_samples", state.consumed_samples as f64),
+                ("epoch", state.cursor.epoch as f64),
+            ],
+        )?;
+        tracing::debug!(
+            step = state.step,
+            loss = outcome.loss,
+            lr,
+            grad_norm = outcome.grad_norm
+        );
+        bar.set_position(state.step);
+        bar.set_message(format!("loss {:.4} lr {lr:.2e}", outcome.loss));
+
+        let last = state.step == max_steps;
+        if (cfg.val_check_interval > 0 && state.step.is_multiple_of(cfg.val_check_interval)) || last
+        {
+            validation = validation_loss(&lm, &model.rope, &data.validation, cfg, pad);
+            if let Some(loss) = validation {
+                metrics.log("validation", state.step, &[("loss", loss)])?;
+                bar.suspend(|| tracing::info!(step = state.step, loss, "validation"));
+            }
+        }
+        let periodic = cfg.save_interval > 0 && state.step.is_multiple_of(cfg.save_interval);
+        if !last && (periodic || state.step == stop_at) {
+            metrics.flush()?;
+            model.lm = lm;
+            let saved = checkpoint::save(&ckpts, &model, &optim, &state, lora);
+            lm = model.lm;
+            saved?;
+        }
+    }
+    model.lm = lm;
+    metrics.flush()?;
+    bar.finish_and_clear();
+
+    let model_dir = if state.step == max_steps {
+        let dir = out.join("model");
+        checkpoint::merged(model, lora).save_hf(&dir)?;
+        Some(dir)
+    } else {
+        None
+    };
+    let summary = Summary {
+        steps: state.step,
+        max_steps,
+        first_loss,
+        last_loss,
+        validation_loss: validation,
+        train_data: data.train_stats,
+        validation_data: data.validation_stats,
+        model_dir,
+    };
+    let text =
+        serde_json::to_string_pretty(&summary).map_err(|e| SftError::Config(e.to_string()))?;
+    cai_model::save::write_atomic(&out.join("summary.json"), text.as_bytes())?;
+    Ok(summary)
+}

@@ -1,0 +1,194 @@
+//! Training runs on the tiny model: overfitting and outputs, exact resume, LoRA resume and merge.
+
+use cai_model::burn::tensor::Device;
+use cai_model::train::LoraSettings;
+use cai_model::{LoadOptions, LoadedModel, ModelSpec, TokenBatch};
+use cai_sft::checkpoint;
+
+use super::common::{max_abs_diff, metrics, tiny_config, tiny_model, values, weight_diff};
+
+#[test]
+fn a_few_steps_overfit_eight_conversations_and_write_every_output() {
+    let work = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(
+        work.path(),
+        "run",
+        &[
+            "--max-steps",
+            "12",
+            "--validation-fraction",
+            "0.25",
+            "--global-batch-size",
+            "2",
+            "--val-check-interval",
+            "6",
+        ],
+    );
+    let summary = cai_sft::run(&cfg).unwrap();
+    let (first, last) = (summary.first_loss.unwrap(), summary.last_loss.unwrap());
+    assert!(last < 0.5 * first, "loss {first} → {last}");
+    assert_eq!(
+        (summary.train_data.kept, summary.validation_data.kept),
+        (6, 2)
+    );
+    let out = work.path().join("run");
+    let lines = metrics(&out);
+    let train: Vec<_> = lines.iter().filter(|l| l["split"] == "train").collect();
+    assert_eq!(train.len(), 12);
+    for key in ["loss", "lr", "grad_norm", "tokens_per_s"] {
+        assert!(
+            train.iter().all(|l| l[key].as_f64().unwrap().is_finite()),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l["split"] == "validation").count(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_dir(out.join("tensorboard")).unwrap().count(),
+        1
+    );
+    // The exported model loads, with the chat template it was trained with.
+    let reloaded = LoadedModel::load(
+        &ModelSpec::parse(out.join("model").to_str().unwrap()).unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        reloaded.chat_template.as_ref().unwrap().source(),
+        tiny_model("mistral", Device::flex())
+            .template()
+            .unwrap()
+            .source()
+    );
+}
+
+#[test]
+fn resuming_after_five_steps_gives_the_weights_of_ten_straight_steps() {
+    let work = tempfile::tempdir().unwrap();
+    let split = [
+        "--max-steps",
+        "10",
+        "--packing",
+        "--max-seq-length",
+        "64",
+        "--save-interval",
+        "5",
+    ];
+    let first = tiny_config(
+        work.path(),
+        "split",
+        &[&split[..], &["--stop-after-steps", "5"]].concat(),
+    );
+    let half = cai_sft::run(&first).unwrap();
+    assert_eq!(half.steps, 5);
+    assert!(half.model_dir.is_none());
+    assert!(
+        work.path()
+            .join("split/checkpoints/ckpt-5/optimizer.bpk")
+            .is_file()
+    );
+    // A fresh start over existing checkpoints is refused.
+    assert!(cai_sft::run(&tiny_config(work.path(), "split", &split)).is_err());
+    let rest = cai_sft::run(&tiny_config(
+        work.path(),
+        "split",
+        &[&split[..], &["--resume"]].concat(),
+    ))
+    .unwrap();
+    assert_eq!(rest.steps, 10);
+
+    let straight_again = tiny_config(
+        work.path(),
+        "straight64",
+        &["--max-steps", "10", "--packing", "--max-seq-length", "64"],
+    );
+    cai_sft::run(&straight_again).unwrap();
+    let diff = weight_diff(
+        &work.path().join("straight64/model"),
+        &work.path().join("split/model"),
+    );
+    assert!(diff < 1e-6, "max |Δw| = {diff}");
+    // The metrics of the resumed run read as one run.
+    let steps: Vec<u64> = metrics(&work.path().join("split"))
+        .iter()
+        .filter(|l| l["split"] == "train")
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, (1..=10).collect::<Vec<_>>());
+    // Training moved the weights far more than the tolerance.
+    let base = super::common::tiny_model_dir();
+    assert!(weight_diff(&work.path().join("split/model"), base) > 1e-3);
+}
+
+#[test]
+fn lora_resumes_exactly_and_merges_into_the_same_logits() {
+    let work = tempfile::tempdir().unwrap();
+    let lora = [
+        "--peft",
+        "lora",
+        "--lora-rank",
+        "4",
+        "--lora-alpha",
+        "8",
+        "--lora-target-modules",
+        "q_proj,v_proj,down_proj",
+        "--max-steps",
+        "6",
+        "--save-interval",
+        "3",
+    ];
+    cai_sft::run(&tiny_config(work.path(), "straight", &lora)).unwrap();
+    let first = tiny_config(
+        work.path(),
+        "split",
+        &[&lora[..], &["--stop-after-steps", "3"]].concat(),
+    );
+    cai_sft::run(&first).unwrap();
+    cai_sft::run(&tiny_config(
+        work.path(),
+        "split",
+        &[&lora[..], &["--resume"]].concat(),
+    ))
+    .unwrap();
+    let diff = weight_diff(
+        &work.path().join("straight/model"),
+        &work.path().join("split/model"),
+    );
+    assert!(diff < 1e-6, "max |Δw| = {diff}");
+
+    // Base + adapter (from the step-3 checkpoint) vs merged weights vs the exported HF model.
+    let ckpt = work.path().join("split/checkpoints/ckpt-3");
+    let adapted = checkpoint::load_model(&first, Some(&ckpt)).unwrap();
+    let tokens = TokenBatch::single(&[1, 50, 60, 70, 80, 90, 100]);
+    let with_adapter = values(adapted.lm.forward(&tokens, &adapted.rope, None));
+    let merged_lm = LoraSettings::merge(adapted.lm);
+    let merged = values(merged_lm.forward(&tokens, &adapted.rope, None));
+    assert!(max_abs_diff(&with_adapter, &merged) < 1e-5);
+    let exported = LoadedModel::load(
+        &ModelSpec::parse(ckpt.join("model").to_str().unwrap()).unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let exported = values(exported.lm.forward(&tokens, &exported.rope, None));
+    assert!(max_abs_diff(&with_adapter, &exported) < 1e-5);
+    // The adapters did change the model, and only the targeted weights.
+    let base = tiny_model("mistral", Device::flex());
+    let base_logits = values(base.lm.forward(&tokens, &base.rope, None));
+    assert!(max_abs_diff(&with_adapter, &base_logits) > 1e-4);
+    let base_dir = super::common::tiny_model_dir();
+    let changed: Vec<String> = super::common::safetensors_values(&ckpt.join("model"))
+        .into_iter()
+        .zip(super::common::safetensors_values(base_dir))
+        .filter(|((_, a), (_, b))| max_abs_diff(a, b) > 0.0)
+        .map(|((name, _), _)| name)
+        .collect();
+    assert!(!changed.is_empty());
+    assert!(
+        changed
+            .iter()
+            .all(|n| n.contains("q_proj") || n.contains("v_proj") || n.contains("down_proj")),
+        "{changed:?}"
+    );
+}
