@@ -1,0 +1,165 @@
+//! Command-line flags: one per configuration field (NeMo names for sampling), turned into a JSON
+//! object of the flags actually given, which overrides the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Generates SL-CAI data: answer, critique and revise red-team prompts, then blend with helpfulness
+/// data. Writes OUT/trace.jsonl, OUT/sft.jsonl (the blend) and OUT/summary.json; re-running the same
+/// command resumes.
+#[derive(Debug, Parser, Serialize)]
+#[command(name = "cai-critique", version)]
+pub struct Flags {
+    /// TOML file with any of the fields below (sampling ones under `[sampling]`); flags override it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Model: a `.gguf` file, a Hugging Face directory, `hf:REPO[@REV]`, or `default` (SmolLM2).
+    #[arg(long)]
+    model: Option<String>,
+    /// Chat template override: `mistral`, `nemo`, `chatml` or a Jinja file (default: the model's).
+    #[arg(long)]
+    chat_template: Option<String>,
+    /// Device: `cpu`, or `cuda[:N]` with the cuda feature.
+    #[arg(long)]
+    device: Option<String>,
+    /// Compute dtype: f32, bf16 or f16.
+    #[arg(long)]
+    dtype: Option<String>,
+    /// Red-team prompts in any layout cai-data reads (hh-rlhf red-team included); default: built-in.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
+    /// Helpfulness chats (NeMo chat, HF messages, hh-rlhf pairs); default: built-in.
+    #[arg(long)]
+    helpfulness: Option<PathBuf>,
+    /// Constitution file (repeatable, merged in order); default: built-in.
+    #[arg(long)]
+    constitution: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Use only the first N prompts.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Critique → revision rounds per prompt (default 1).
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Seed for principle sampling, sampler seeds and the blend shuffle (default 1234).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Prompts per generator call (default 32).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Use only the first N demonstrations (default: all).
+    #[arg(long)]
+    few_shot: Option<usize>,
+    /// System message before the demonstrations.
+    #[arg(long)]
+    system_prompt: Option<String>,
+    /// Drop SFT samples longer than this many tokens; 0 = no limit (default 4096).
+    #[arg(long)]
+    max_seq_length: Option<usize>,
+    /// Helpfulness samples per SL-CAI sample in the blend (default: all of both).
+    #[arg(long)]
+    helpfulness_ratio: Option<f64>,
+    /// Revisions starting "Here is a revised response:": `strip` the prefix or `drop` the sample.
+    #[arg(long)]
+    prefix_rule: Option<String>,
+    /// Also write Hugging Face `messages` copies of the SFT files.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    hf_messages: Option<bool>,
+    /// Generation settings.
+    #[command(flatten)]
+    sampling: SamplingFlags,
+}
+
+/// NeMo `/generate` parameters (defaults: NeMo's SL-CAI settings).
+#[derive(Debug, Args, Serialize)]
+struct SamplingFlags {
+    /// Argmax decoding (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    greedy: Option<bool>,
+    /// Softmax temperature.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Keep the K most likely tokens (0 = off).
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Nucleus threshold (1.0 = off).
+    #[arg(long)]
+    top_p: Option<f32>,
+    /// Min-p threshold (0 = off).
+    #[arg(long)]
+    min_p: Option<f32>,
+    /// Repetition penalty (default 1.2).
+    #[arg(long)]
+    repetition_penalty: Option<f32>,
+    /// Do not stop before this many new tokens (default 1).
+    #[arg(long)]
+    min_tokens_to_generate: Option<usize>,
+    /// Maximum new tokens per reply (default 1024).
+    #[arg(long)]
+    tokens_to_generate: Option<usize>,
+    /// Stop at this string (repeatable).
+    #[arg(long)]
+    end_strings: Vec<String>,
+    /// Base seed of the per-request samplers (default: --seed).
+    #[arg(long)]
+    random_seed: Option<u64>,
+    /// Keep generating past the end-of-sequence token.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    ignore_eos: Option<bool>,
+}
+
+impl Flags {
+    /// The flags that were given, as a JSON object shaped like the config.
+    pub fn overrides(&self) -> anyhow::Result<Value> {
+        let mut value = serde_json::to_value(self)?;
+        prune(&mut value);
+        Ok(value)
+    }
+}
+
+/// Removes flags that were not given: nulls, empty lists and tables left empty.
+fn prune(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.values_mut().for_each(prune);
+        map.retain(|_, v| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            _ => true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_given_flags_override() {
+        let flags = Flags::parse_from([
+            "cai-critique",
+            "--limit",
+            "4",
+            "--greedy",
+            "false",
+            "--end-strings",
+            "</s>",
+            "--hf-messages",
+        ]);
+        assert_eq!(
+            flags.overrides().unwrap(),
+            json!({"limit": 4, "hf_messages": true, "sampling": {"greedy": false, "end_strings": ["</s>"]}})
+        );
+        assert_eq!(
+            Flags::parse_from(["cai-critique"]).overrides().unwrap(),
+            json!({})
+        );
+    }
+}

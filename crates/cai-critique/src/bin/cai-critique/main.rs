@@ -1,0 +1,100 @@
+//! `cai-critique`: SL-CAI data generation with the in-process engine (see the library docs).
+//!
+//! `cai-critique --model M --prompts FILE --out DIR [--limit N] [--rounds R] [--helpfulness FILE]`
+//! writes `DIR/trace.jsonl`, `DIR/sft.jsonl` and `DIR/summary.json`; re-running resumes.
+
+mod flags;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cai_critique::{Config, Environment, Inputs, Observer};
+use cai_model::cli::{init_logging, progress_bar, spinner};
+use cai_model::device::{parse_device, parse_dtype};
+use cai_model::{Engine, LoadOptions, LoadedModel, ModelSpec};
+use clap::Parser;
+use indicatif::ProgressBar;
+
+/// Draws a progress bar over the prompts still to generate.
+#[derive(Default)]
+struct Bar(Option<ProgressBar>);
+
+impl Observer for Bar {
+    fn started(&mut self, pending: usize, done: usize) {
+        if done > 0 {
+            tracing::info!(done, pending, "resuming: skipping prompts finished earlier");
+        }
+        self.0 = Some(progress_bar(pending as u64, "prompts"));
+    }
+
+    fn batch_done(&mut self, prompts: usize) {
+        if let Some(bar) = &self.0 {
+            bar.inc(prompts as u64);
+        }
+    }
+}
+
+fn run(flags: flags::Flags) -> anyhow::Result<()> {
+    let config = Config::load(flags.config.as_deref(), flags.overrides()?)?;
+    let inputs = Inputs::load(&config)?;
+    for (what, bad) in [
+        ("prompts", &inputs.prompts.bad),
+        ("helpfulness", &inputs.helpfulness.bad),
+    ] {
+        if bad.count > 0 {
+            tracing::warn!(
+                "{what}: skipped {} bad records (listed in summary.json)",
+                bad.count
+            );
+        }
+    }
+    let options = LoadOptions {
+        device: parse_device(&config.device)?,
+        dtype: parse_dtype(&config.dtype)?,
+        chat_template: config.chat_template.clone(),
+    };
+    let loading = spinner(&format!("loading {}", config.model));
+    let model = LoadedModel::load(&ModelSpec::parse(&config.model)?, &options);
+    loading.finish_and_clear();
+    let model = Arc::new(model.with_context(|| format!("loading model `{}`", config.model))?);
+    let engine = Engine::new(model.clone());
+    let template = match &config.chat_template {
+        Some(name) => name.clone(),
+        None => format!("model's own ({})", model.origin.path().display()),
+    };
+    let env = Environment {
+        generators: vec![&engine],
+        counter: Some(&*model),
+        template,
+    };
+    let mut bar = Bar::default();
+    let summary = cai_critique::run(&config, &inputs, &env, &mut bar)?;
+    if let Some(bar) = bar.0 {
+        bar.finish_and_clear();
+    }
+    println!(
+        "{}: {} traces, {} SL-CAI samples ({} dropped), blend of {} in {}; {} generated, {} resumed, {:.1}s",
+        config.out.display(),
+        summary.counts.traces,
+        summary.counts.sl_cai_samples,
+        summary.counts.dropped.values().sum::<usize>(),
+        summary.counts.blend,
+        cai_critique::output::SFT,
+        summary.run.prompts_generated,
+        summary.run.prompts_resumed,
+        summary.run.wall_secs,
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    match run(flags::Flags::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
