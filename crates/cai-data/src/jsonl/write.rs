@@ -45,11 +45,12 @@ impl AtomicJsonl {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".cai-data-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".cai-data-").suffix(".tmp");
+        // Finished files are ordinary data files (tempfile's default would leave them 0600).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let tmp = builder.tempfile_in(&dir).map_err(|e| Error::io(&path, e))?;
         Ok(Self {
             path,
             file: BufWriter::new(tmp),

@@ -40,8 +40,7 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn split_heads(&self, x: Tensor<3>, heads: usize) -> Tensor<4> {
-        let [b, t, _] = x.dims();
+    fn split_heads(&self, x: Tensor<2>, b: usize, t: usize, heads: usize) -> Tensor<4> {
         x.reshape([b, t, heads, self.head_dim]).swap_dims(1, 2)
     }
 
@@ -57,10 +56,12 @@ impl Attention {
         mask: &Tensor<4, Bool>,
         cache: Option<LayerCache<'_>>,
     ) -> Tensor<3> {
-        let [b, t, _] = x.dims();
-        let q = self.split_heads(self.q_proj.forward(x.clone()), self.num_heads);
-        let k = self.split_heads(self.k_proj.forward(x.clone()), self.num_kv_heads);
-        let v = self.split_heads(self.v_proj.forward(x), self.num_kv_heads);
+        let [b, t, d] = x.dims();
+        // Projections on [b·t, d]: one GEMM per weight (a 3-D input would read it once per row).
+        let x = x.reshape([b * t, d]);
+        let q = self.split_heads(self.q_proj.forward(x.clone()), b, t, self.num_heads);
+        let k = self.split_heads(self.k_proj.forward(x.clone()), b, t, self.num_kv_heads);
+        let v = self.split_heads(self.v_proj.forward(x), b, t, self.num_kv_heads);
         let q = apply_rotary(q, cos, sin);
         let k = apply_rotary(k, cos, sin);
         let (k, v) = match cache {
@@ -112,10 +113,14 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Applies the block to `[batch, seq, hidden]`.
+    /// Applies the block to `[batch, seq, hidden]` (as one `[batch·seq, hidden]` GEMM per weight).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let x = x.reshape([b * t, d]);
         let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        self.down_proj
+            .forward(gate * self.up_proj.forward(x))
+            .reshape([b, t, d])
     }
 }
 
