@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use cai_model::bench_support::{peak_rss_mib, pseudo_text_ids};
 use cai_model::{
     Engine, GenerationRequest, LoadOptions, LoadedModel, ModelSpec, Prompt, SamplingParams,
     TokenBatch,
@@ -14,21 +15,8 @@ const PREFILL_TOKENS: usize = 256;
 const DECODE_PROMPT: usize = 32;
 const DECODE_TOKENS: usize = 128;
 
-/// Deterministic pseudo-text token ids (the same formula as the PyTorch script).
 fn prompt_ids(row: usize, len: usize) -> Vec<u32> {
-    (0..len)
-        .map(|i| ((i * 7919 + row * 104_729) % 48_000 + 100) as u32)
-        .collect()
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    pseudo_text_ids(row, len)
 }
 
 /// Median wall time of `f` over `reps` runs after one warm-up.

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use cai_model::bench_support::{peak_rss_mib, pseudo_text_ids};
 use cai_model::burn::optim::GradientsParams;
 use cai_model::train::{OptimizerSettings, clip_global_norm, stable_param_ids};
 use cai_model::{LoadOptions, LoadedModel, ModelSpec};
@@ -18,21 +19,8 @@ const BATCH: usize = 4;
 const SEQ: usize = 256;
 const TIMED_STEPS: usize = 3;
 
-/// Deterministic pseudo-text token ids (the same formula as the PyTorch script).
 fn row_ids(row: usize) -> Vec<u32> {
-    (0..SEQ)
-        .map(|i| ((i * 7919 + row * 104_729) % 48_000 + 100) as u32)
-        .collect()
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    pseudo_text_ids(row, SEQ)
 }
 
 fn main() {
