@@ -45,3 +45,75 @@ fn gguf_to_hf_save_reload_gives_identical_logits_and_tokens() {
         .collect();
     assert_eq!(max_abs_diff(&a, &b), 0.0);
 }
+
+#[test]
+fn sharded_safetensors_load_like_a_single_file() {
+    use cai_model::weights::{SafetensorsWeights, WeightSource};
+    use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+    let src = fixture("tiny-mistral");
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(src.join("config.json"), dir.path().join("config.json")).unwrap();
+    let mut weight_map = serde_json::Map::new();
+    for (i, chunk) in names.chunks(names.len().div_ceil(2)).enumerate() {
+        let file = format!("model-{:05}-of-00002.safetensors", i + 1);
+        // Store the second shard as bf16 to exercise the conversion too.
+        let dtype = if i == 0 { Dtype::F32 } else { Dtype::BF16 };
+        let data: Vec<(String, Vec<usize>, Vec<u8>)> = chunk
+            .iter()
+            .map(|name| {
+                let view = st.tensor(name).unwrap();
+                let raw = match dtype {
+                    Dtype::F32 => view.data().to_vec(),
+                    _ => view
+                        .data()
+                        .chunks_exact(4)
+                        .flat_map(|c| {
+                            half::bf16::from_f32(f32::from_le_bytes(c.try_into().unwrap()))
+                                .to_le_bytes()
+                        })
+                        .collect(),
+                };
+                (name.clone(), view.shape().to_vec(), raw)
+            })
+            .collect();
+        let views = data.iter().map(|(n, shape, raw)| {
+            (
+                n.clone(),
+                TensorView::new(dtype, shape.clone(), raw).unwrap(),
+            )
+        });
+        safetensors::serialize_to_file(views, None, &dir.path().join(&file)).unwrap();
+        for name in chunk {
+            weight_map.insert(name.clone(), serde_json::json!(file));
+        }
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        index.to_string(),
+    )
+    .unwrap();
+
+    let single = SafetensorsWeights::open(&src).unwrap();
+    let sharded = SafetensorsWeights::open(dir.path()).unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let a = single.read(name).unwrap().unwrap();
+        let b = sharded.read(name).unwrap().unwrap();
+        assert_eq!(a.shape, b.shape, "{name}");
+        if i < names.len().div_ceil(2) {
+            assert_eq!(a.data, b.data, "{name}");
+        } else {
+            let want: Vec<f64> = a
+                .data
+                .iter()
+                .map(|&x| half::bf16::from_f32(x).to_f32() as f64)
+                .collect();
+            assert_eq!(max_abs_diff(&b.data, &want), 0.0, "{name} (bf16)");
+        }
+    }
+}
