@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use crate::{cargo, project_root, run};
+use crate::{cargo, fetch_model_command, project_root, run};
 
 /// The Python venv with torch/transformers (shared with the golden-fixture script).
 pub fn python_venv() -> Result<PathBuf> {
@@ -40,17 +40,9 @@ pub fn python_venv() -> Result<PathBuf> {
 }
 
 fn default_model() -> Result<PathBuf> {
-    let out = cargo(&[
-        "run",
-        "--quiet",
-        "--release",
-        "-p",
-        "cai-model",
-        "--",
-        "fetch",
-    ])
-    .output()
-    .context("running cai-model fetch")?;
+    let out = fetch_model_command()
+        .output()
+        .context("running cai-model fetch")?;
     if !out.status.success() {
         bail!(
             "cai-model fetch failed: {}",

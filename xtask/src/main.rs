@@ -43,18 +43,23 @@ fn run(mut cmd: Command) -> Result<()> {
     Ok(())
 }
 
+/// `cai-model fetch` (release build): downloads the default model if missing, prints its path.
+fn fetch_model_command() -> Command {
+    cargo(&[
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "cai-model",
+        "--",
+        "fetch",
+    ])
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("fetch-model") => run(cargo(&[
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "cai-model",
-            "--",
-            "fetch",
-        ])),
+        Some("fetch-model") => run(fetch_model_command()),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("generate") => bench::bench("generate", "cai-model"),
             Some("sft") => bench::bench("sft", "cai-sft"),

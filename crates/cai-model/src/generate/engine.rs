@@ -192,7 +192,12 @@ impl Engine {
         let before_min = row.generated.len() < params.min_tokens_to_generate;
         let ban: &[u32] = if before_min { stop_ids } else { &[] };
         let raw = logits.to_vec();
-        let seen: Vec<u32> = row.prompt.iter().chain(&row.generated).copied().collect();
+        // Only the repetition penalty looks at earlier tokens: skip the copy otherwise.
+        let seen: Vec<u32> = if params.repetition_penalty != 1.0 {
+            row.prompt.iter().chain(&row.generated).copied().collect()
+        } else {
+            Vec::new()
+        };
         let token = row.sampler.sample(logits, &seen, ban);
         row.logprobs.push(logprob_of(&raw, token as usize));
         row.generated.push(token);
