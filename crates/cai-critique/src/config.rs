@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cai_client::RemoteApi;
 use cai_model::SamplingParams;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +25,19 @@ pub struct Config {
     pub device: String,
     /// Compute dtype of the in-process engine (`f32`, `bf16`, `f16`).
     pub dtype: String,
+    /// Remote servers to generate with (cai-serve, vLLM, TGI, …); empty = the in-process engine.
+    /// Batches are spread over them in parallel and requests go round-robin.
+    pub endpoints: Vec<String>,
+    /// The API the endpoints speak.
+    pub api: RemoteApi,
+    /// Environment variable holding the endpoints' bearer token (unset or empty: none).
+    pub api_key_env: String,
+    /// `model` field of OpenAI requests (ignored by cai-serve, needed by vLLM and hosted APIs).
+    pub remote_model: String,
+    /// Requests in flight per endpoint.
+    pub concurrency: usize,
+    /// Timeout of one HTTP request to an endpoint, in seconds (queueing included).
+    pub request_timeout_secs: u64,
     /// Red-team prompts in any layout cai-data reads; none = the built-in corpus.
     pub prompts: Option<PathBuf>,
     /// Helpfulness chats (NeMo chat, HF messages or hh-rlhf pairs); none = the built-in corpus.
@@ -69,6 +83,12 @@ impl Default for Config {
             }
             .into(),
             dtype: "f32".into(),
+            endpoints: Vec::new(),
+            api: RemoteApi::Nemo,
+            api_key_env: "CAI_API_KEY".into(),
+            remote_model: "default".into(),
+            concurrency: 8,
+            request_timeout_secs: 600,
             prompts: None,
             helpfulness: None,
             constitution: Vec::new(),
@@ -135,6 +155,15 @@ impl Config {
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
+        }
+        if self.concurrency == 0 {
+            return bad("concurrency", "must be at least 1".into());
+        }
+        if self.request_timeout_secs == 0 {
+            return bad("request_timeout_secs", "must be at least 1".into());
+        }
+        if let Some(e) = self.endpoints.iter().find(|e| e.trim().is_empty()) {
+            return bad("endpoints", format!("empty endpoint `{e}`"));
         }
         if self.limit == Some(0) {
             return bad(
@@ -249,5 +278,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("top_p"), "{err}");
+        let err = Config::load(None, json!({"concurrency": 0}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn endpoints_and_api_come_from_the_file_or_flags() {
+        let file = write_toml(
+            "endpoints = [\"http://a:5555\", \"http://b:5555\"]\napi = \"openai\"\nremote_model = \"m\"\n",
+        );
+        let c = Config::load(Some(file.path()), json!({"concurrency": 2})).unwrap();
+        assert_eq!(c.endpoints, ["http://a:5555", "http://b:5555"]);
+        assert_eq!((c.api, c.remote_model.as_str()), (RemoteApi::OpenAi, "m"));
+        assert_eq!(c.concurrency, 2);
+        let c = Config::load(
+            Some(file.path()),
+            json!({"endpoints": ["http://c"], "api": "nemo"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.endpoints, c.api),
+            (vec!["http://c".to_string()], RemoteApi::Nemo)
+        );
+        let err = Config::load(None, json!({"api": "tgi"}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tgi"), "{err}");
     }
 }

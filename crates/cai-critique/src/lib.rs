@@ -9,7 +9,8 @@
 //! # Inputs and outputs
 //! - Inputs ([`Inputs`]): red-team prompts in any layout [`input`] recognises (built-in corpus by
 //!   default), helpfulness chats (built-in by default), a constitution (built-in by default), and
-//!   one or more [`cai_model::Generator`]s: the in-process engine or remote endpoints.
+//!   one or more [`cai_model::Generator`]s: the in-process engine or remote endpoints (`cai-client`'s
+//!   `RemoteGenerator`), chosen from the configuration by [`Backend`].
 //! - Outputs in `out/` ([`output`]): `trace.jsonl` ([`cai_data::SlCaiTrace`]), `sl_cai.jsonl` and
 //!   the blend `sft.jsonl` (NeMo chat [`cai_data::ChatSample`]; HF `messages` copies on request),
 //!   `rejects.jsonl`, `summary.json` ([`Summary`]), `config.json`, and the work log
@@ -24,10 +25,11 @@
 //! - The last partial batch is processed; bad input records are counted and reported with
 //!   `file:line`; every quality filter ([`filter`], `max_seq_length`) is counted in the summary.
 //!
-//! The crate depends on `cai-model` (the `Generator` trait, chat messages) and `cai-data` (records,
-//! readers, writers, constitutions, corpus) only.
+//! The crate depends on `cai-model` (the `Generator` trait, the engine, chat messages), `cai-client`
+//! (the HTTP generator) and `cai-data` (records, readers, writers, constitutions, corpus) only.
 
 pub mod assemble;
+pub mod backend;
 pub mod blend;
 pub mod config;
 pub mod conversation;
@@ -46,6 +48,7 @@ pub mod summary;
 mod tests;
 
 pub use assemble::TokenCounter;
+pub use backend::{Backend, GeneratorInfo};
 pub use config::Config;
 pub use error::{CritiqueError, Result};
 pub use generate::Observer;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use cai_client::RemoteApi;
 use cai_data::{Constitution, Principle, RedTeamPrompt};
 use cai_model::{GenerationRequest, Message, Prompt, SamplingParams};
 use rand::rngs::StdRng;
@@ -93,7 +94,7 @@ impl Plan {
             .iter()
             .map(|p| [&p.id, &p.critique_request, &p.revision_request].map(String::as_str))
             .collect();
-        let settings = json!({
+        let mut settings = json!({
             "model": config.model,
             "chat_template": config.chat_template,
             "sampling": config.sampling,
@@ -102,6 +103,11 @@ impl Plan {
             "prefix": prefix,
             "principles": principle_texts,
         });
+        // The OpenAI `model` field picks the model of a multi-model server; NeMo's API has none, and
+        // the endpoints otherwise serve `model`, so results stay shared with in-process runs.
+        if !config.endpoints.is_empty() && config.api == RemoteApi::OpenAi {
+            settings["remote_model"] = json!(config.remote_model);
+        }
         Ok(Self {
             prefix,
             few_shot: few_shot.len(),
@@ -225,5 +231,15 @@ mod tests {
         assert_ne!(a.key, b.key);
         assert_eq!(a.principles, b.principles);
         assert_eq!(base.few_shot, constitution.few_shot.len());
+        // Endpoints serving `model` share results with the engine; an OpenAI model name does not.
+        let mut remote = Config {
+            endpoints: vec!["http://a:1".into()],
+            ..Config::default()
+        };
+        let nemo = Plan::new(&remote, &constitution).unwrap();
+        assert_eq!(nemo.settings_hash, base.settings_hash);
+        remote.api = RemoteApi::OpenAi;
+        let openai = Plan::new(&remote, &constitution).unwrap();
+        assert_ne!(openai.settings_hash, base.settings_hash);
     }
 }

@@ -6,6 +6,7 @@ use cai_data::{ChatSample, Constitution, RedTeamPrompt, corpus};
 use cai_model::Generator;
 
 use crate::assemble::{TokenCounter, assemble};
+use crate::backend::GeneratorInfo;
 use crate::config::Config;
 use crate::error::{CritiqueError, Result};
 use crate::generate::{Observer, generate_all};
@@ -106,6 +107,8 @@ pub fn run(
     let outputs = output::write_records(out, &assembled, config.hf_messages)?;
     let wall_secs = started.elapsed().as_secs_f64();
     let counts = assembled.counts;
+    let mut generators: Vec<String> = env.generators.iter().map(|g| g.describe()).collect();
+    generators.dedup();
     let summary = Summary {
         inputs: InputSummary {
             prompts: inputs.prompts.origin.clone(),
@@ -120,7 +123,8 @@ pub fn run(
             few_shot: plan.few_shot,
         },
         model: config.model.clone(),
-        generators: env.generators.iter().map(|g| g.describe()).collect(),
+        generator: GeneratorInfo::of(config),
+        generators,
         template: env.template.clone(),
         config: config.clone(),
         settings_hash: plan.settings_hash.clone(),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::backend::GeneratorInfo;
 use crate::config::Config;
 use crate::input::BadRecords;
 
@@ -17,6 +18,8 @@ pub struct Summary {
     pub inputs: InputSummary,
     /// The model as configured.
     pub model: String,
+    /// What generated: the in-process engine (model, device, dtype) or the endpoints (API, URLs).
+    pub generator: GeneratorInfo,
     /// The generators used, as they describe themselves.
     pub generators: Vec<String>,
     /// The chat template: the override name, or the model's own.

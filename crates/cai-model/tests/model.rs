@@ -7,6 +7,7 @@ mod model {
     pub mod common;
     pub mod generate;
     pub mod gguf;
+    pub mod lora;
     pub mod save;
     pub mod smollm2;
     pub mod tiny_mistral;

@@ -1,5 +1,5 @@
-//! The one error type of `cai-serve`: request validation, engine failures, and the HTTP client's
-//! transport failures. On the server it renders as an OpenAI-shaped JSON body (`IntoResponse`).
+//! The error type of the server: request validation and engine failures, rendered as an
+//! OpenAI-shaped JSON body (`IntoResponse`). The HTTP client has its own, `cai_client::ClientError`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -9,7 +9,7 @@ use cai_model::ModelError;
 /// Result alias used across `cai-serve`.
 pub type Result<T> = std::result::Result<T, ServeError>;
 
-/// Everything that can go wrong while serving or calling a server.
+/// Everything that can go wrong while serving.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
@@ -45,43 +45,7 @@ pub enum ServeError {
     /// The engine failed on a request it had accepted (HTTP 500), or its thread is gone.
     #[error("engine: {0}")]
     Engine(String),
-    /// A remote server answered with an error status.
-    #[error("{endpoint}: HTTP {status}: {body}")]
-    Status {
-        /// The URL called.
-        endpoint: String,
-        /// The HTTP status.
-        status: u16,
-        /// The (possibly truncated) response body.
-        body: String,
-    },
-    /// A remote server could not be reached, timed out, or sent something unreadable.
-    #[error("{endpoint}: {reason}")]
-    Transport {
-        /// The URL called.
-        endpoint: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The last of several attempts failed.
-    #[error("gave up after {attempts} attempts: {last}")]
-    RetriesExhausted {
-        /// How many attempts were made.
-        attempts: u32,
-        /// The error of the last attempt.
-        last: Box<ServeError>,
-    },
-    /// Some requests of a remote batch failed (the others may have succeeded).
-    #[error("{failed} of {total} remote generations failed; first: {first}")]
-    Batch {
-        /// Number of failed requests.
-        failed: usize,
-        /// Number of requests.
-        total: usize,
-        /// The first failure, in request order.
-        first: Box<ServeError>,
-    },
-    /// The client or server could not be set up (bad URL, unreadable key file, ...).
+    /// The server could not be set up (unreadable key file, port in use, ...).
     #[error("{0}")]
     Setup(String),
 }
@@ -115,15 +79,6 @@ impl ServeError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-
-    /// Whether a client should try again: 5xx answers, 429, and transport failures.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Status { status, .. } => *status >= 500 || *status == 429,
-            Self::Transport { .. } => true,
-            _ => false,
-        }
-    }
 }
 
 impl From<ModelError> for ServeError {
@@ -136,13 +91,6 @@ impl From<ModelError> for ServeError {
             }
             other => Self::Engine(other.to_string()),
         }
-    }
-}
-
-impl From<ServeError> for ModelError {
-    /// For the [`cai_model::Generator`] trait, whose error type is the model core's.
-    fn from(e: ServeError) -> Self {
-        ModelError::Invalid(format!("remote generation: {e}"))
     }
 }
 
@@ -180,26 +128,8 @@ impl IntoResponse for ServeError {
 mod tests {
     use super::*;
 
-    fn status(status: u16) -> ServeError {
-        ServeError::Status {
-            endpoint: "http://x".into(),
-            status,
-            body: String::new(),
-        }
-    }
-
     #[test]
-    fn only_transient_failures_are_retried() {
-        assert!(status(500).is_retryable());
-        assert!(status(503).is_retryable());
-        assert!(status(429).is_retryable());
-        assert!(!status(400).is_retryable());
-        assert!(!status(401).is_retryable());
-        let transport = ServeError::Transport {
-            endpoint: "http://x".into(),
-            reason: "refused".into(),
-        };
-        assert!(transport.is_retryable());
+    fn statuses() {
         assert_eq!(
             ServeError::Busy { queued: 3 }.status(),
             StatusCode::SERVICE_UNAVAILABLE
@@ -208,5 +138,6 @@ mod tests {
             ServeError::from(ModelError::Invalid("x".into())).status(),
             StatusCode::BAD_REQUEST
         );
+        assert_eq!(ServeError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -1,7 +1,8 @@
 //! `cai-serve`: an inference server over `cai-model` that speaks NeMo's text-generation API
 //! (`PUT /generate`, as used by NeMo-Aligner's Constitutional AI tutorial) and the OpenAI API
-//! (`/v1/chat/completions`, `/v1/completions`, `/v1/models`), plus [`RemoteGenerator`], the
-//! client that lets any stage generate through such a server instead of in process.
+//! (`/v1/chat/completions`, `/v1/completions`, `/v1/models`). The client that lets any stage
+//! generate through such a server instead of in process, [`RemoteGenerator`], and the JSON shapes
+//! of both APIs ([`wire`]) live in `cai-client` and are re-exported here.
 //!
 //! # Request flow
 //! HTTP handlers ([`api`]) validate and convert requests, then queue [`queue::Job`]s. One engine
@@ -13,16 +14,16 @@
 
 pub mod api;
 pub mod auth;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod queue;
 pub mod scores;
 pub mod server;
-pub mod wire;
 
-pub use client::{RemoteApi, RemoteConfig, RemoteGenerator};
+pub use cai_client::wire;
+
+pub use cai_client::{ClientError, RemoteApi, RemoteConfig, RemoteGenerator};
 pub use config::ServerConfig;
 pub use error::{Result, ServeError};
 pub use queue::BatchPolicy;

@@ -126,7 +126,7 @@ pub struct SftConfig {
     /// LoRA alpha (the update is scaled by alpha / rank).
     #[arg(long, default_value_t = 32.0)]
     pub lora_alpha: f64,
-    /// LoRA dropout (only 0 is supported).
+    /// LoRA dropout on the adapters' input while training, in [0, 1).
     #[arg(long, default_value_t = 0.0)]
     pub lora_dropout: f64,
     /// Linear layers LoRA adapts (comma-separated HF names).

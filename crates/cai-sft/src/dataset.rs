@@ -86,6 +86,7 @@ mod tests {
             .map(|i| Conversation {
                 messages: vec![Message::user(i.to_string())],
                 masked_roles: vec![],
+                ..Default::default()
             })
             .collect();
         let (train, validation) = hold_out(convs.clone(), 0.25, 3);

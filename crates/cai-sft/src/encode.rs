@@ -5,13 +5,20 @@
 //! to the conversation (for an assistant turn, after the generation prompt), cut after the
 //! template's end-of-turn token. No template markers are needed, so Mistral, ChatML and NeMo
 //! templates all work, and no BOS is added beyond what the template writes.
+//!
+//! NeMo samples with a conversation `type` (`VALUE_TO_TEXT`, `TEXT_TO_VALUE`) carry per-turn labels
+//! that only NeMo's own format can show: under the built-in `nemo` template they are rendered and
+//! masked by [`crate::nemo_chat`]; under another template a sample that needs its labels is an
+//! error naming its `file:line` and field.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
-use cai_model::{LoadedModel, ModelError};
+use cai_model::{ChatTemplate, LoadedModel, ModelError};
 
-use crate::conversation::Conversation;
-use crate::error::Result;
+use crate::conversation::{Conversation, LabelType};
+use crate::error::{Result, SftError};
+use crate::nemo_chat::{self, PromptTokens};
 
 /// A tokenized conversation.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,17 +95,72 @@ fn trained_spans(
     Ok(spans)
 }
 
-/// Renders `conv` with the model's chat template and flags the tokens of its trained turns
-/// (their content and end-of-turn token).
-pub fn encode(model: &LoadedModel, conv: &Conversation) -> Result<Example> {
-    let full = model.template()?.render(&conv.messages, false)?;
-    let spans = trained_spans(model, conv, &full)?;
-    let (ids, offsets) = model.tokenizer.encode_raw_with_offsets(&full)?;
+/// Whether `model`'s chat template is the built-in `nemo` one (by source, so a `.jinja` copy of
+/// it counts too).
+fn uses_nemo_template(model: &LoadedModel) -> Result<bool> {
+    static NEMO: OnceLock<String> = OnceLock::new();
+    let nemo = match NEMO.get() {
+        Some(source) => source,
+        None => {
+            let source = ChatTemplate::builtin("nemo", "", "")?.source().to_string();
+            NEMO.get_or_init(|| source)
+        }
+    };
+    Ok(model.template()?.source() == nemo)
+}
+
+/// Checks that a typed NeMo sample means the same without its labels, as it must under a
+/// template other than `nemo`: `VALUE_TO_TEXT` without any label renders and trains as an untyped
+/// sample; a label, or `TEXT_TO_VALUE` (which trains on labels), cannot be expressed.
+fn check_without_labels(conv: &Conversation) -> Result<()> {
+    let Some(kind) = conv.label_type else {
+        return Ok(());
+    };
+    let needs = "needs the built-in `nemo` chat template (`--chat-template nemo`): only NeMo's \
+                 format has `<extra_id_2>` label blocks";
+    let labelled = (0..conv.messages.len()).find(|&i| conv.label(i).is_some());
+    let (field, reason) = match (kind, labelled) {
+        (LabelType::ValueToText, None) => return Ok(()),
+        (LabelType::ValueToText, Some(i)) => (
+            format!("conversations[{}].label", conv.turn_index(i)),
+            format!("a VALUE_TO_TEXT label {needs}"),
+        ),
+        (LabelType::TextToValue, _) => (
+            "type".to_string(),
+            format!("TEXT_TO_VALUE (training on labels written after each value) {needs}"),
+        ),
+    };
+    Err(SftError::Encode {
+        at: conv.location(),
+        field,
+        reason,
+    })
+}
+
+/// Tokenizes `text` and flags the tokens that start inside `spans`.
+fn tokenize(model: &LoadedModel, text: &str, spans: &[Range<usize>]) -> Result<Example> {
+    let (ids, offsets) = model.tokenizer.encode_raw_with_offsets(text)?;
     let trained = offsets
         .iter()
         .map(|&(start, end)| start < end && spans.iter().any(|s| s.contains(&start)))
         .collect();
     Ok(Example { ids, trained })
+}
+
+/// Renders `conv` with the model's chat template and flags the tokens of its trained turns
+/// (their content and end-of-turn token). Typed NeMo samples under the `nemo` template are
+/// rendered and masked as NeMo does ([`nemo_chat`]).
+pub fn encode(model: &LoadedModel, conv: &Conversation) -> Result<Example> {
+    if conv.label_type.is_some() {
+        if uses_nemo_template(model)? {
+            let rendered = nemo_chat::render(conv, &PromptTokens::CAI)?;
+            return tokenize(model, &rendered.text, &rendered.trained);
+        }
+        check_without_labels(conv)?;
+    }
+    let full = model.template()?.render(&conv.messages, false)?;
+    let spans = trained_spans(model, conv, &full)?;
+    tokenize(model, &full, &spans)
 }
 
 /// Encodes every conversation, cutting each to `max_seq_length` tokens (on the right) and dropping

@@ -15,13 +15,23 @@ pub enum SftError {
     #[error(transparent)]
     Data(#[from] cai_data::Error),
     /// A record of a chat file is not a usable conversation.
-    #[error("{path}: record {index}: {reason}")]
+    #[error("{path}:{line}: {reason}")]
     Record {
         /// The file concerned.
         path: PathBuf,
-        /// 0-based record index.
-        index: usize,
+        /// 1-based line where the record starts.
+        line: u64,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// A conversation cannot be rendered with the chosen chat template.
+    #[error("{at}: field `{field}`: {reason}")]
+    Encode {
+        /// `file:line` of the record.
+        at: String,
+        /// The offending field (`type`, `conversations[1].label`, …).
+        field: String,
+        /// What is wrong.
         reason: String,
     },
     /// The command line could not be parsed (or help/version was asked for).

@@ -2,10 +2,12 @@
 //! SL-CAI revisions blended with helpfulness data), as NeMo-Aligner's `train_gpt_sft.py` does.
 //!
 //! # Inputs, outputs, invariants
-//! - Reads NeMo chat JSONL (`{system, conversations: [{from, value}], mask}`) or Hugging Face
-//!   `{"messages": […]}` files ([`conversation`]), renders them with the model's chat template
-//!   (or `nemo`, `chatml`, `mistral`), and trains only on the trained turns — assistant content
-//!   and end-of-turn token — found by incremental rendering ([`encode`]).
+//! - Reads NeMo chat JSONL (`{system, conversations: [{from, value, label}], mask, type}`) or
+//!   Hugging Face `{"messages": […]}` files ([`conversation`]), renders them with the model's chat
+//!   template (or `nemo`, `chatml`, `mistral`), and trains only on the trained turns — assistant
+//!   content and end-of-turn token — found by incremental rendering ([`encode`]). NeMo samples
+//!   with a `type` (`VALUE_TO_TEXT`, `TEXT_TO_VALUE`) get NeMo's label blocks and mask under the
+//!   `nemo` template ([`nemo_chat`]).
 //! - Writes `output_dir/{config.json, metrics.jsonl, tensorboard/, checkpoints/ckpt-N/,
 //!   summary.json, model/}`; `model/` is Hugging Face layout with LoRA merged.
 //! - Validation never uses the training file unless told to ([`dataset`]).
@@ -23,6 +25,7 @@ pub mod dataset;
 pub mod encode;
 pub mod error;
 pub mod loss;
+pub mod nemo_chat;
 pub mod trainer;
 
 pub use config::SftConfig;

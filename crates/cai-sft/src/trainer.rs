@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use cai_model::CausalLm;
 use cai_model::model::rope::RopeTables;
-use cai_model::train::{CheckpointDir, MetricsLogger, clip_global_norm};
+use cai_model::train::{CheckpointDir, LoraSettings, MetricsLogger, clip_global_norm};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
@@ -57,6 +58,8 @@ fn validation_loss(
     if chunks.is_empty() {
         return None;
     }
+    // The inference copy: no graph is recorded and the loss skips its gradient GEMMs.
+    let lm = &lm.valid();
     let total: f64 = chunks
         .iter()
         .map(|rows| {
@@ -184,6 +187,9 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         .expect("steps_per_epoch > 0 guarantees a full batch");
         let rows: Vec<&Row> = picked.iter().map(|&i| &data.train[i]).collect();
         let lr = schedule.lr_at(state.step);
+        if cfg.lora_dropout > 0.0 {
+            LoraSettings::seed_dropout(&lm.device(), cfg.seed, state.step);
+        }
         let outcome = optimizer_step(lm, &model.rope, &mut optim, &rows, cfg, lr, pad);
         lm = outcome.lm;
         state.step += 1;

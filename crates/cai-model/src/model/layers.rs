@@ -8,6 +8,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
 use super::cache::KvCache;
+use super::projection::project;
 use super::rope::apply_rotary;
 
 /// Where a layer writes its keys and values during cached decoding.
@@ -37,6 +38,8 @@ pub struct Attention {
     pub num_kv_heads: usize,
     /// Width of a head.
     pub head_dim: usize,
+    /// Dropout on the input of LoRA adapters while training (see [`project`]); 0 otherwise.
+    pub lora_dropout: f64,
 }
 
 impl Attention {
@@ -59,9 +62,24 @@ impl Attention {
         let [b, t, d] = x.dims();
         // Projections on [b·t, d]: one GEMM per weight (a 3-D input would read it once per row).
         let x = x.reshape([b * t, d]);
-        let q = self.split_heads(self.q_proj.forward(x.clone()), b, t, self.num_heads);
-        let k = self.split_heads(self.k_proj.forward(x.clone()), b, t, self.num_kv_heads);
-        let v = self.split_heads(self.v_proj.forward(x), b, t, self.num_kv_heads);
+        let q = self.split_heads(
+            project(&self.q_proj, x.clone(), self.lora_dropout),
+            b,
+            t,
+            self.num_heads,
+        );
+        let k = self.split_heads(
+            project(&self.k_proj, x.clone(), self.lora_dropout),
+            b,
+            t,
+            self.num_kv_heads,
+        );
+        let v = self.split_heads(
+            project(&self.v_proj, x, self.lora_dropout),
+            b,
+            t,
+            self.num_kv_heads,
+        );
         let q = apply_rotary(q, cos, sin);
         let k = apply_rotary(k, cos, sin);
         let (k, v) = match cache {
@@ -85,8 +103,8 @@ impl Attention {
         let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
         let out = out
             .swap_dims(1, 2)
-            .reshape([b, t, self.num_heads * self.head_dim]);
-        self.o_proj.forward(out)
+            .reshape([b * t, self.num_heads * self.head_dim]);
+        project(&self.o_proj, out, self.lora_dropout).reshape([b, t, d])
     }
 
     fn repeat_kv(&self, x: Tensor<4>) -> Tensor<4> {
@@ -110,6 +128,8 @@ pub struct Mlp {
     pub up_proj: Linear,
     /// Down projection.
     pub down_proj: Linear,
+    /// Dropout on the input of LoRA adapters while training (see [`project`]); 0 otherwise.
+    pub lora_dropout: f64,
 }
 
 impl Mlp {
@@ -117,10 +137,9 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let x = x.reshape([b * t, d]);
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj
-            .forward(gate * self.up_proj.forward(x))
-            .reshape([b, t, d])
+        let gate = silu(project(&self.gate_proj, x.clone(), self.lora_dropout));
+        let up = project(&self.up_proj, x, self.lora_dropout);
+        project(&self.down_proj, gate * up, self.lora_dropout).reshape([b, t, d])
     }
 }
 

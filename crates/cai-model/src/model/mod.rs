@@ -9,7 +9,9 @@ mod batch;
 pub mod cache;
 mod layers;
 pub mod mask;
+mod projection;
 pub mod rope;
+pub mod skinny;
 mod weights_io;
 
 use burn::module::Module;
@@ -91,8 +93,12 @@ impl CausalLm {
         let [b, t, d] = hidden.dims();
         let flat = hidden.reshape([b * t, d]);
         let logits = match &self.lm_head {
-            Some(head) => head.forward(flat),
-            None => flat.matmul(self.embed_tokens.weight.val().transpose()),
+            Some(head) => skinny::linear(head, flat),
+            None => {
+                let table = self.embed_tokens.weight.val();
+                skinny::matmul_transposed(&flat, &table)
+                    .unwrap_or_else(|| flat.matmul(table.transpose()))
+            }
         };
         let vocab = logits.dims()[1];
         logits.reshape([b, t, vocab])

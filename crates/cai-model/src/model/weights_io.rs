@@ -114,11 +114,13 @@ impl CausalLm {
                     num_heads: cfg.num_attention_heads,
                     num_kv_heads: cfg.num_key_value_heads,
                     head_dim: cfg.head_dim,
+                    lora_dropout: 0.0,
                 },
                 mlp: Mlp {
                     gate_proj: loader.linear(&format!("{p}.mlp.gate_proj.weight"))?,
                     up_proj: loader.linear(&format!("{p}.mlp.up_proj.weight"))?,
                     down_proj: loader.linear(&format!("{p}.mlp.down_proj.weight"))?,
+                    lora_dropout: 0.0,
                 },
                 input_layernorm: loader.norm(&format!("{p}.input_layernorm.weight"), eps)?,
                 post_attention_layernorm: loader

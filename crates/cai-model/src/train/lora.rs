@@ -6,6 +6,7 @@
 //! Every other parameter (embedding, norms) is frozen, as in PEFT.
 
 use burn::module::{Lora, Module, ParamGroup};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
@@ -30,8 +31,8 @@ pub struct LoraSettings {
     pub rank: usize,
     /// Scale numerator: the update is `(alpha / rank) · A B`.
     pub alpha: f64,
-    /// Dropout on the adapter input; only `0.0` is supported (burn adapts the weight, not the
-    /// activation, so there is no adapter-only input to drop; NeMo's default is `0.0`).
+    /// Dropout on the adapter input while training, in `[0, 1)` (NeMo's default is `0.0`). It acts on
+    /// the decoder layers' projections; an adapted `lm_head` trains without it.
     pub dropout: f64,
     /// Leaf names of the linear layers to adapt.
     pub target_modules: Vec<String>,
@@ -43,9 +44,9 @@ impl LoraSettings {
         if self.rank == 0 {
             return Err(ModelError::Invalid("LoRA rank must be at least 1".into()));
         }
-        if self.dropout != 0.0 {
+        if !(0.0..1.0).contains(&self.dropout) {
             return Err(ModelError::Invalid(format!(
-                "LoRA dropout {} is not supported (burn's adapters act on the weight); use 0.0",
+                "LoRA dropout {} is outside [0, 1)",
                 self.dropout
             )));
         }
@@ -72,12 +73,32 @@ impl LoraSettings {
         let group = ParamGroup::from_regex(&pattern)
             .map_err(|e| ModelError::Invalid(format!("LoRA targets `{pattern}`: {e:?}")))?;
         let lora = Lora::new(self.rank, self.alpha).set_param_group(group);
-        Ok(lm.apply_lora(lora))
+        let mut lm = lm.apply_lora(lora);
+        for layer in &mut lm.layers {
+            layer.self_attn.lora_dropout = self.dropout;
+            layer.mlp.lora_dropout = self.dropout;
+        }
+        Ok(lm)
+    }
+
+    /// Seeds `device`'s generator at the start of optimizer step `step`, so the dropout masks of
+    /// the step's micro-batches depend only on `(seed, step)` and a resumed run draws the same masks
+    /// as an uninterrupted one.
+    pub fn seed_dropout(device: &Device, seed: u64, step: u64) {
+        let mixed = seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(step.wrapping_mul(0xC2B2_AE3D_27D4_EB4F));
+        device.seed(mixed);
     }
 
     /// Merges the adapters into the weights (`W₀ + (α / r) · A B`), leaving a plain model.
     pub fn merge(lm: CausalLm) -> CausalLm {
-        lm.materialize()
+        let mut lm = lm.materialize();
+        for layer in &mut lm.layers {
+            layer.self_attn.lora_dropout = 0.0;
+            layer.mlp.lora_dropout = 0.0;
+        }
+        lm
     }
 }
 
@@ -108,8 +129,10 @@ mod tests {
         assert!(settings(&["qkv"]).pattern().is_err());
         assert!(settings(&[]).pattern().is_err());
         let mut s = settings(&["q_proj"]);
-        s.dropout = 0.1;
+        s.dropout = 1.0;
         assert!(s.pattern().is_err());
+        s.dropout = 0.1;
+        assert!(s.pattern().is_ok());
     }
 
     /// Matches through burn's own `ParamGroup` so the test checks what `apply` uses.

@@ -182,7 +182,8 @@ fn req_len(sentences: &Sentences) -> usize {
     }
 }
 
-/// Un-collates NeMo's chat form into one message list per conversation.
+/// Un-collates NeMo's chat form into one message list per conversation (inverse of
+/// [`crate::wire::nemo::collate`]).
 pub fn conversations(turns: &[CollatedTurn]) -> Result<Vec<Vec<Message>>> {
     let Some(first) = turns.first() else {
         return Ok(Vec::new());
@@ -201,17 +202,6 @@ pub fn conversations(turns: &[CollatedTurn]) -> Result<Vec<Vec<Message>>> {
         }
     }
     Ok(out)
-}
-
-/// Collates conversations of equal length into NeMo's chat form (inverse of [`conversations`]).
-pub fn collate(conversations: &[Vec<Message>]) -> Vec<CollatedTurn> {
-    let turns = conversations.first().map_or(0, Vec::len);
-    (0..turns)
-        .map(|t| CollatedTurn {
-            role: conversations.iter().map(|c| c[t].role.clone()).collect(),
-            content: conversations.iter().map(|c| c[t].content.clone()).collect(),
-        })
-        .collect()
 }
 
 fn response(
@@ -266,6 +256,7 @@ fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::nemo::collate;
 
     #[test]
     fn collate_and_explode_are_inverse() {

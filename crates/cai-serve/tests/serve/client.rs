@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use cai_model::{GenerationRequest, Generator, Prompt, SamplingParams};
-use cai_serve::{RemoteApi, RemoteConfig, RemoteGenerator, ServeError};
+use cai_serve::{ClientError, RemoteApi, RemoteConfig, RemoteGenerator};
 
 use super::common::*;
 
@@ -78,13 +78,13 @@ fn round_robin_retries_past_a_dead_endpoint() {
 fn failures_are_typed_and_counted() {
     let remote = RemoteGenerator::new(config(RemoteApi::OpenAi, vec![dead_endpoint()])).unwrap();
     match remote.try_generate(&requests()) {
-        Err(ServeError::Batch {
+        Err(ClientError::Batch {
             failed: 2,
             total: 2,
             first,
         }) => {
             assert!(
-                matches!(*first, ServeError::RetriesExhausted { attempts: 3, .. }),
+                matches!(*first, ClientError::RetriesExhausted { attempts: 3, .. }),
                 "{first}"
             );
         }
@@ -97,7 +97,7 @@ fn failures_are_typed_and_counted() {
         params: SamplingParams::greedy(100_000),
     };
     match remote.generate_each(&[too_long]).remove(0) {
-        Err(ServeError::Status {
+        Err(ClientError::Status {
             status: 400, body, ..
         }) => assert!(body.contains("max_tokens"), "{body}"),
         other => panic!("expected a 400, got {other:?}"),
@@ -115,7 +115,7 @@ fn the_api_key_is_sent() {
     let mut with_key = config(RemoteApi::OpenAi, vec![secured().url()]);
     let without = RemoteGenerator::new(with_key.clone()).unwrap();
     match without.generate_each(&requests()[..1]).remove(0) {
-        Err(ServeError::Status { status: 401, .. }) => {}
+        Err(ClientError::Status { status: 401, .. }) => {}
         other => panic!("expected a 401, got {other:?}"),
     }
     with_key.api_key = Some(KEY.into());

@@ -1,9 +1,13 @@
 //! Loss masks of rendered conversations, truncation, and packing equivalence on the tiny model.
 
+use std::ops::Range;
+
 use cai_model::burn::tensor::Device;
 use cai_model::{LoadedModel, Message, TokenBatch};
-use cai_sft::conversation::Conversation;
+use cai_sft::conversation::{Conversation, LabelType, read_conversations};
 use cai_sft::encode::{Example, encode, encode_all};
+use cai_sft::nemo_chat::{self, PromptTokens};
+use serde_json::json;
 
 use super::common::{max_abs_diff, tiny_model, values};
 
@@ -11,6 +15,7 @@ fn conversation(messages: Vec<Message>) -> Conversation {
     Conversation {
         messages,
         masked_roles: vec!["user".into()],
+        ..Default::default()
     }
 }
 
@@ -29,6 +34,164 @@ fn trained_texts(model: &LoadedModel, example: &Example) -> Vec<String> {
     runs.iter()
         .map(|ids| model.tokenizer.decode(ids, false).unwrap())
         .collect()
+}
+
+/// Each maximal run of trained tokens: its token range and its text.
+fn trained_runs(model: &LoadedModel, example: &Example) -> Vec<(Range<usize>, String)> {
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    for (i, &trained) in example.trained.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if trained && run.end == i => run.end += 1,
+            _ if trained => runs.push(i..i + 1),
+            _ => {}
+        }
+    }
+    runs.into_iter()
+        .map(|r| {
+            let text = model
+                .tokenizer
+                .decode(&example.ids[r.clone()], false)
+                .unwrap();
+            (r, text)
+        })
+        .collect()
+}
+
+/// A NeMo chat file of one sample of each `type` (null, VALUE_TO_TEXT, TEXT_TO_VALUE), the same
+/// turns and labels in each: User `P`, Assistant `R` (label `good`), User `Q`, Assistant `S`
+/// (label `bad`).
+fn typed_samples(dir: &std::path::Path) -> Vec<Conversation> {
+    let path = dir.join("typed.jsonl");
+    let lines: Vec<String> = [None, Some("VALUE_TO_TEXT"), Some("TEXT_TO_VALUE")]
+        .into_iter()
+        .map(|kind| {
+            json!({"system": "", "mask": "User", "dataset": "d", "type": kind,
+                "conversations": [
+                    {"from": "User", "value": "P", "label": null},
+                    {"from": "Assistant", "value": "R", "label": "good"},
+                    {"from": "User", "value": "Q", "label": null},
+                    {"from": "Assistant", "value": "S", "label": "bad"}]})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    read_conversations(&path).unwrap()
+}
+
+fn run(range: Range<usize>, text: &str) -> (Range<usize>, String) {
+    (range, text.to_string())
+}
+
+#[test]
+fn nemo_label_types_render_and_mask_as_nemo_does() {
+    let model = tiny_model("nemo", Device::flex());
+    let dir = tempfile::tempdir().unwrap();
+    let samples = typed_samples(dir.path());
+    let encoded: Vec<Example> = samples.iter().map(|c| encode(&model, c).unwrap()).collect();
+    let texts: Vec<String> = encoded
+        .iter()
+        .map(|e| model.tokenizer.decode(&e.ids, false).unwrap())
+        .collect();
+    // The byte-level tokenizer makes token indices byte offsets. Header `<extra_id_0>System\n\n`
+    // is tokens 0..20, turn 0 (`<extra_id_1>User\nP\n`) 20..39: both masked in every type.
+
+    // No type: labels are ignored; each answer trains `value\n` and the next turn marker.
+    assert_eq!(
+        texts[0],
+        "<extra_id_0>System\n\n<extra_id_1>User\nP\n<extra_id_1>Assistant\nR\n\
+         <extra_id_1>User\nQ\n<extra_id_1>Assistant\nS\n<extra_id_1>"
+    );
+    assert_eq!(
+        trained_runs(&model, &encoded[0]),
+        [
+            run(61..75, "R\n<extra_id_1>"),
+            run(104..118, "S\n<extra_id_1>")
+        ]
+    );
+
+    // VALUE_TO_TEXT: `<extra_id_2>label\n` between name and value, masked with the name.
+    assert_eq!(
+        texts[1],
+        "<extra_id_0>System\n\n<extra_id_1>User\nP\n\
+         <extra_id_1>Assistant\n<extra_id_2>good\nR\n<extra_id_1>User\nQ\n\
+         <extra_id_1>Assistant\n<extra_id_2>bad\nS\n<extra_id_1>"
+    );
+    assert_eq!(
+        trained_runs(&model, &encoded[1]),
+        [
+            run(78..92, "R\n<extra_id_1>"),
+            run(137..151, "S\n<extra_id_1>")
+        ]
+    );
+
+    // TEXT_TO_VALUE: the label block after `value\n`; name, value and `<extra_id_2>` are masked,
+    // the label, its `\n` and the next turn marker are trained.
+    assert_eq!(
+        texts[2],
+        "<extra_id_0>System\n\n<extra_id_1>User\nP\n\
+         <extra_id_1>Assistant\nR\n<extra_id_2>good\n<extra_id_1>User\nQ\n\
+         <extra_id_1>Assistant\nS\n<extra_id_2>bad\n<extra_id_1>"
+    );
+    assert_eq!(
+        trained_runs(&model, &encoded[2]),
+        [
+            run(75..92, "good\n<extra_id_1>"),
+            run(135..151, "bad\n<extra_id_1>")
+        ]
+    );
+}
+
+#[test]
+fn nemo_rendering_of_untyped_samples_matches_the_nemo_template() {
+    // `nemo_chat` (used for typed samples) and the Jinja `nemo` template with incremental
+    // rendering (used for the others) agree on text and mask where both apply.
+    let model = tiny_model("nemo", Device::flex());
+    let dir = tempfile::tempdir().unwrap();
+    let mut conv = typed_samples(dir.path()).remove(0);
+    conv.messages.insert(0, Message::system("Be kind."));
+    conv.labels.insert(0, None);
+    let rendered = nemo_chat::render(&conv, &PromptTokens::CAI).unwrap();
+    let via_template = encode(&model, &conv).unwrap();
+    let (ids, offsets) = model
+        .tokenizer
+        .encode_raw_with_offsets(&rendered.text)
+        .unwrap();
+    assert_eq!(ids, via_template.ids);
+    let trained: Vec<bool> = offsets
+        .iter()
+        .map(|&(start, _)| rendered.trained.iter().any(|r| r.contains(&start)))
+        .collect();
+    assert_eq!(trained, via_template.trained);
+}
+
+#[test]
+fn label_types_under_another_template_name_the_line_and_field() {
+    let model = tiny_model("mistral", Device::flex());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typed.jsonl");
+    let mut samples = typed_samples(dir.path());
+    // Line 2: VALUE_TO_TEXT with a label on turn 1.
+    let err = encode(&model, &samples[1]).unwrap_err().to_string();
+    let at = format!("{}:2: field `conversations[1].label`", path.display());
+    assert!(
+        err.starts_with(&at) && err.contains("--chat-template nemo"),
+        "{err}"
+    );
+    // Line 3: TEXT_TO_VALUE trains on labels, whatever they are.
+    let err = encode_all(&model, &samples[2..], 512)
+        .unwrap_err()
+        .to_string();
+    let at = format!("{}:3: field `type`", path.display());
+    assert!(err.starts_with(&at), "{err}");
+    // VALUE_TO_TEXT without labels is an untyped sample in NeMo too.
+    for label in &mut samples[1].labels {
+        *label = None;
+    }
+    assert_eq!(samples[1].label_type, Some(LabelType::ValueToText));
+    assert_eq!(
+        encode(&model, &samples[1]).unwrap(),
+        encode(&model, &samples[0]).unwrap()
+    );
 }
 
 #[test]
@@ -74,6 +237,7 @@ fn unmasked_user_turns_train_their_content_only() {
             Message::assistant("b"),
         ],
         masked_roles: vec![],
+        ..Default::default()
     };
     let example = encode(&model, &conv).unwrap();
     // The tiny tokenizer's EOS is `</s>`, which ChatML never writes: spans end with the turn.

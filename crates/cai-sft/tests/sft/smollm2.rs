@@ -30,6 +30,7 @@ fn golden_case_mask_and_loss_match_transformers() {
     let conv = Conversation {
         messages,
         masked_roles: vec!["user".into()],
+        ..Default::default()
     };
     let model = smollm2();
     let example = encode(model, &conv).unwrap();

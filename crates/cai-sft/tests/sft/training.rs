@@ -3,6 +3,9 @@
 use cai_model::burn::tensor::Device;
 use cai_model::train::LoraSettings;
 use cai_model::{LoadOptions, LoadedModel, ModelSpec, TokenBatch};
+use std::path::Path;
+
+use cai_sft::SftConfig;
 use cai_sft::checkpoint;
 
 use super::common::{max_abs_diff, metrics, tiny_config, tiny_model, values, weight_diff};
@@ -122,41 +125,66 @@ fn resuming_after_five_steps_gives_the_weights_of_ten_straight_steps() {
     assert!(weight_diff(&work.path().join("split/model"), base) > 1e-3);
 }
 
-#[test]
-fn lora_resumes_exactly_and_merges_into_the_same_logits() {
-    let work = tempfile::tempdir().unwrap();
-    let lora = [
+/// burn's device generator is process-wide: LoRA initialisation and dropout draw from it, so the
+/// tests that depend on its sequence take turns.
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// LoRA flags for 6 steps with a checkpoint at 3, and the given dropout.
+fn lora_args(dropout: &'static str) -> Vec<&'static str> {
+    vec![
         "--peft",
         "lora",
         "--lora-rank",
         "4",
         "--lora-alpha",
         "8",
+        "--lora-dropout",
+        dropout,
         "--lora-target-modules",
         "q_proj,v_proj,down_proj",
         "--max-steps",
         "6",
         "--save-interval",
         "3",
-    ];
-    cai_sft::run(&tiny_config(work.path(), "straight", &lora)).unwrap();
+    ]
+}
+
+/// Trains `straight` in one go and `split` as 3 steps + resume; asserts equal weights and returns
+/// the split run's first config.
+fn assert_lora_resumes_exactly(work: &Path, lora: &[&str]) -> SftConfig {
+    cai_sft::run(&tiny_config(work, "straight", lora)).unwrap();
     let first = tiny_config(
-        work.path(),
+        work,
         "split",
-        &[&lora[..], &["--stop-after-steps", "3"]].concat(),
+        &[lora, &["--stop-after-steps", "3"]].concat(),
     );
     cai_sft::run(&first).unwrap();
-    cai_sft::run(&tiny_config(
-        work.path(),
-        "split",
-        &[&lora[..], &["--resume"]].concat(),
-    ))
-    .unwrap();
+    cai_sft::run(&tiny_config(work, "split", &[lora, &["--resume"]].concat())).unwrap();
+    let diff = weight_diff(&work.join("straight/model"), &work.join("split/model"));
+    assert!(diff < 1e-6, "max |Δw| = {diff}");
+    first
+}
+
+#[test]
+fn lora_dropout_resumes_exactly_and_changes_training() {
+    let _turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    assert_lora_resumes_exactly(work.path(), &lora_args("0.3"));
+    let plain = work.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    cai_sft::run(&tiny_config(&plain, "straight", &lora_args("0"))).unwrap();
     let diff = weight_diff(
         &work.path().join("straight/model"),
-        &work.path().join("split/model"),
+        &plain.join("straight/model"),
     );
-    assert!(diff < 1e-6, "max |Δw| = {diff}");
+    assert!(diff > 1e-6, "dropout left the training unchanged");
+}
+
+#[test]
+fn lora_resumes_exactly_and_merges_into_the_same_logits() {
+    let _turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempfile::tempdir().unwrap();
+    let first = assert_lora_resumes_exactly(work.path(), &lora_args("0"));
 
     // Base + adapter (from the step-3 checkpoint) vs merged weights vs the exported HF model.
     let ckpt = work.path().join("split/checkpoints/ckpt-3");

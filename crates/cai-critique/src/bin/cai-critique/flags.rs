@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use cai_client::RemoteApi;
 use clap::{Args, Parser};
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +30,25 @@ pub struct Flags {
     /// Compute dtype: f32, bf16 or f16.
     #[arg(long)]
     dtype: Option<String>,
+    /// Generate through this server instead of in process (repeatable: batches are spread over
+    /// the endpoints): `http://host:port` of cai-serve, vLLM, TGI, or an OpenAI base ending in `/v1`.
+    #[arg(long = "endpoint", value_name = "URL")]
+    endpoints: Vec<String>,
+    /// API of the endpoints: `nemo` (PUT /generate) or `openai` (/v1/...) (default nemo).
+    #[arg(long)]
+    api: Option<RemoteApi>,
+    /// Environment variable holding the endpoints' API key (default CAI_API_KEY).
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// `model` field of OpenAI requests (default `default`).
+    #[arg(long, value_name = "NAME")]
+    remote_model: Option<String>,
+    /// Requests in flight per endpoint (default 8).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Timeout of one request to an endpoint, in seconds (default 600).
+    #[arg(long)]
+    request_timeout_secs: Option<u64>,
     /// Red-team prompts in any layout cai-data reads (hh-rlhf red-team included); default: built-in.
     #[arg(long)]
     prompts: Option<PathBuf>,
@@ -161,5 +181,25 @@ mod tests {
             Flags::parse_from(["cai-critique"]).overrides().unwrap(),
             json!({})
         );
+    }
+
+    #[test]
+    fn endpoints_repeat_and_the_api_is_checked() {
+        let flags = Flags::parse_from([
+            "cai-critique",
+            "--endpoint",
+            "http://a:5555",
+            "--endpoint",
+            "http://b:5555",
+            "--api",
+            "openai",
+            "--remote-model",
+            "m",
+        ]);
+        assert_eq!(
+            flags.overrides().unwrap(),
+            json!({"endpoints": ["http://a:5555", "http://b:5555"], "api": "openai", "remote_model": "m"})
+        );
+        assert!(Flags::try_parse_from(["cai-critique", "--api", "tgi"]).is_err());
     }
 }

@@ -1,18 +1,17 @@
-//! `cai-critique`: SL-CAI data generation with the in-process engine (see the library docs).
+//! `cai-critique`: SL-CAI data generation with the in-process engine, or through remote endpoints
+//! with `--endpoint URL` (see the library docs).
 //!
-//! `cai-critique --model M --prompts FILE --out DIR [--limit N] [--rounds R] [--helpfulness FILE]`
-//! writes `DIR/trace.jsonl`, `DIR/sft.jsonl` and `DIR/summary.json`; re-running resumes.
+//! `cai-critique --model M --prompts FILE --out DIR [--limit N] [--rounds R] [--helpfulness FILE]
+//! [--endpoint URL …]` writes `DIR/trace.jsonl`, `DIR/sft.jsonl` and `DIR/summary.json`; re-running
+//! resumes.
 
 mod flags;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use cai_critique::{Config, Environment, Inputs, Observer};
+use cai_critique::{Backend, Config, Inputs, Observer};
 use cai_model::cli::{init_logging, progress_bar, spinner};
-use cai_model::device::{parse_device, parse_dtype};
-use cai_model::{Engine, LoadOptions, LoadedModel, ModelSpec};
 use clap::Parser;
 use indicatif::ProgressBar;
 
@@ -49,25 +48,15 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
             );
         }
     }
-    let options = LoadOptions {
-        device: parse_device(&config.device)?,
-        dtype: parse_dtype(&config.dtype)?,
-        chat_template: config.chat_template.clone(),
-    };
-    let loading = spinner(&format!("loading {}", config.model));
-    let model = LoadedModel::load(&ModelSpec::parse(&config.model)?, &options);
-    loading.finish_and_clear();
-    let model = Arc::new(model.with_context(|| format!("loading model `{}`", config.model))?);
-    let engine = Engine::new(model.clone());
-    let template = match &config.chat_template {
-        Some(name) => name.clone(),
-        None => format!("model's own ({})", model.origin.path().display()),
-    };
-    let env = Environment {
-        generators: vec![&engine],
-        counter: Some(&*model),
-        template,
-    };
+    let loading =
+        Backend::loads_model(&config).then(|| spinner(&format!("loading {}", config.model)));
+    let backend = Backend::load(&config);
+    if let Some(loading) = loading {
+        loading.finish_and_clear();
+    }
+    let backend =
+        backend.with_context(|| format!("setting up generation (model `{}`)", config.model))?;
+    let env = backend.environment();
     let mut bar = Bar::default();
     let summary = cai_critique::run(&config, &inputs, &env, &mut bar)?;
     if let Some(bar) = bar.0 {

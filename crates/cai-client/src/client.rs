@@ -7,26 +7,56 @@
 //! [`RemoteGenerator::generate_each`] gives one result per request, and the [`Generator`]
 //! implementation fails with the count of failed requests.
 
-mod convert;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cai_model::{Generation, GenerationRequest, Generator};
 use rand::Rng;
 use reqwest::blocking::{Client, RequestBuilder};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, ServeError};
+use crate::convert;
+use crate::error::{ClientError, Result};
 
-/// Which API the endpoints speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which API the endpoints speak; written `nemo` or `openai` (in configuration files and flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RemoteApi {
     /// NeMo's `PUT /generate` (text and chat prompts).
     Nemo,
     /// OpenAI's `/v1/chat/completions` for chat prompts, `/v1/completions` for text and tokens.
     OpenAi,
+}
+
+impl RemoteApi {
+    /// The name used in configuration: `nemo` or `openai`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Nemo => "nemo",
+            Self::OpenAi => "openai",
+        }
+    }
+}
+
+impl std::fmt::Display for RemoteApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RemoteApi {
+    type Err = ClientError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "nemo" => Ok(Self::Nemo),
+            "openai" => Ok(Self::OpenAi),
+            _ => Err(ClientError::Setup(format!(
+                "unknown API `{s}`: expected nemo or openai"
+            ))),
+        }
+    }
 }
 
 /// How to reach the servers.
@@ -91,17 +121,17 @@ impl RemoteGenerator {
     /// Checks the configuration and builds the HTTP client.
     pub fn new(config: RemoteConfig) -> Result<Self> {
         if config.endpoints.is_empty() {
-            return Err(ServeError::Setup("no endpoint given".into()));
+            return Err(ClientError::Setup("no endpoint given".into()));
         }
         for e in &config.endpoints {
             reqwest::Url::parse(e)
-                .map_err(|err| ServeError::Setup(format!("endpoint `{e}`: {err}")))?;
+                .map_err(|err| ClientError::Setup(format!("endpoint `{e}`: {err}")))?;
         }
         let http = Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .build()
-            .map_err(|e| ServeError::Setup(format!("HTTP client: {e}")))?;
+            .map_err(|e| ClientError::Setup(format!("HTTP client: {e}")))?;
         Ok(Self {
             config,
             http,
@@ -146,12 +176,12 @@ impl RemoteGenerator {
         results
             .into_iter()
             .map(|r| {
-                r.unwrap_or_else(|| Err(ServeError::Engine("a client thread panicked".into())))
+                r.unwrap_or_else(|| Err(ClientError::Internal("a client thread panicked".into())))
             })
             .collect()
     }
 
-    /// Runs every request; fails with [`ServeError::Batch`] (how many failed, and the first
+    /// Runs every request; fails with [`ClientError::Batch`] (how many failed, and the first
     /// error) if any did.
     pub fn try_generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>> {
         let results = self.generate_each(requests);
@@ -162,9 +192,9 @@ impl RemoteGenerator {
         let first = results
             .into_iter()
             .find_map(|r| r.err())
-            .unwrap_or_else(|| ServeError::Engine("unknown failure".into()));
+            .unwrap_or_else(|| ClientError::Internal("unknown failure".into()));
         tracing::error!(failed, total = requests.len(), error = %first, "remote generation failed");
-        Err(ServeError::Batch {
+        Err(ClientError::Batch {
             failed,
             total: requests.len(),
             first: Box::new(first),
@@ -184,7 +214,7 @@ impl RemoteGenerator {
                 Ok(g) => return Ok(g),
                 Err(e) if e.is_retryable() && attempt < attempts => e,
                 Err(e) if e.is_retryable() => {
-                    return Err(ServeError::RetriesExhausted {
+                    return Err(ClientError::RetriesExhausted {
                         attempts,
                         last: Box::new(e),
                     });
@@ -242,7 +272,7 @@ impl RemoteGenerator {
         builder: RequestBuilder,
         body: &B,
     ) -> Result<R> {
-        let transport = |reason: String| ServeError::Transport {
+        let transport = |reason: String| ClientError::Transport {
             endpoint: url.to_string(),
             reason,
         };
@@ -254,7 +284,7 @@ impl RemoteGenerator {
         let status = resp.status();
         let text = resp.text().map_err(|e| transport(error_chain(&e)))?;
         if !status.is_success() {
-            return Err(ServeError::Status {
+            return Err(ClientError::Status {
                 endpoint: url.to_string(),
                 status: status.as_u16(),
                 body: text.chars().take(500).collect(),
@@ -287,5 +317,36 @@ impl Generator for RemoteGenerator {
             RemoteApi::OpenAi => "OpenAI",
         };
         format!("{api} at {}", self.config.endpoints.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_names_round_trip() {
+        for api in [RemoteApi::Nemo, RemoteApi::OpenAi] {
+            assert_eq!(api.name().parse::<RemoteApi>().unwrap(), api);
+            let json = serde_json::to_string(&api).unwrap();
+            assert_eq!(json, format!("\"{api}\""));
+            assert_eq!(serde_json::from_str::<RemoteApi>(&json).unwrap(), api);
+        }
+        assert_eq!("OpenAI".parse::<RemoteApi>().unwrap(), RemoteApi::OpenAi);
+        let err = "tgi".parse::<RemoteApi>().unwrap_err().to_string();
+        assert!(err.contains("`tgi`"), "{err}");
+    }
+
+    #[test]
+    fn setup_checks_the_endpoints() {
+        let err = RemoteGenerator::new(RemoteConfig::new(RemoteApi::Nemo, Vec::new())).unwrap_err();
+        assert!(matches!(err, ClientError::Setup(_)), "{err}");
+        let config = RemoteConfig::new(RemoteApi::Nemo, vec!["not a url".into()]);
+        let err = RemoteGenerator::new(config).unwrap_err().to_string();
+        assert!(err.contains("`not a url`"), "{err}");
+        let config = RemoteConfig::new(RemoteApi::OpenAi, vec!["http://127.0.0.1:1/v1/".into()]);
+        let remote = RemoteGenerator::new(config).unwrap();
+        assert_eq!(remote.endpoint(0), "http://127.0.0.1:1/v1");
+        assert_eq!(remote.describe(), "OpenAI at http://127.0.0.1:1/v1/");
     }
 }

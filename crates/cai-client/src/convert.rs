@@ -7,9 +7,8 @@
 use cai_model::{FinishReason, Generation, GenerationRequest, Prompt, SamplingParams};
 use serde_json::Value;
 
-use crate::api::nemo::collate;
-use crate::error::{Result, ServeError};
-use crate::wire::nemo::{GenerateRequest, GenerateResponse, Sentences};
+use crate::error::{ClientError, Result};
+use crate::wire::nemo::{GenerateRequest, GenerateResponse, Sentences, collate};
 use crate::wire::openai::{
     ChatCompletion, ChatMessage, Completion, CompletionRequest, MessageContent, PromptInput, Stop,
 };
@@ -18,16 +17,16 @@ use crate::wire::openai::{
 pub fn nemo_request(request: &GenerationRequest) -> Result<GenerateRequest> {
     let p = &request.params;
     if p.ignore_eos || p.min_p > 0.0 {
-        return Err(ServeError::bad_request(
-            "NeMo's /generate has no ignore_eos or min_p",
+        return Err(ClientError::BadRequest(
+            "NeMo's /generate has no ignore_eos or min_p".into(),
         ));
     }
     let sentences = match &request.prompt {
         Prompt::Text(t) => Sentences::Texts(vec![t.clone()]),
         Prompt::Chat(messages) => Sentences::Chats(collate(std::slice::from_ref(messages))),
         Prompt::Tokens(_) => {
-            return Err(ServeError::bad_request(
-                "token prompts need the OpenAI completions API, not NeMo's /generate",
+            return Err(ClientError::BadRequest(
+                "token prompts need the OpenAI completions API, not NeMo's /generate".into(),
             ));
         }
     };
@@ -52,7 +51,7 @@ pub fn nemo_request(request: &GenerationRequest) -> Result<GenerateRequest> {
 /// exact; from NeMo itself, a text prompt's generation is `sentence[len(prompt)..]` with a trailing
 /// end string removed.
 pub fn from_nemo(request: &GenerationRequest, resp: GenerateResponse) -> Result<Generation> {
-    let malformed = |what: &str| ServeError::Transport {
+    let malformed = |what: &str| ClientError::Transport {
         endpoint: "/generate".into(),
         reason: format!("malformed answer: {what}"),
     };
@@ -199,9 +198,112 @@ pub fn from_openai(answer: OpenAiAnswer) -> Result<Generation> {
     })
 }
 
-fn no_choice() -> ServeError {
-    ServeError::Transport {
+fn no_choice() -> ClientError {
+    ClientError::Transport {
         endpoint: "openai".into(),
         reason: "malformed answer: no choices".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cai_model::Message;
+    use serde_json::json;
+
+    fn request(prompt: Prompt, params: SamplingParams) -> GenerationRequest {
+        GenerationRequest { prompt, params }
+    }
+
+    #[test]
+    fn nemo_bodies_collate_chats_and_refuse_what_nemo_lacks() {
+        let chat = request(
+            Prompt::Chat(vec![Message::user("Hi"), Message::assistant("Hello")]),
+            SamplingParams::greedy(8),
+        );
+        let body = serde_json::to_value(nemo_request(&chat).unwrap()).unwrap();
+        assert_eq!(
+            body["sentences"],
+            json!([{"role": ["user"], "content": ["Hi"]}, {"role": ["assistant"], "content": ["Hello"]}])
+        );
+        assert_eq!(
+            (&body["greedy"], &body["tokens_to_generate"]),
+            (&json!(true), &json!(8))
+        );
+        assert!(
+            body.get("temperature").is_none(),
+            "greedy sends no temperature"
+        );
+        let tokens = request(Prompt::Tokens(vec![1, 2]), SamplingParams::greedy(8));
+        assert!(matches!(
+            nemo_request(&tokens),
+            Err(ClientError::BadRequest(_))
+        ));
+        let min_p = SamplingParams {
+            min_p: 0.1,
+            ..SamplingParams::greedy(8)
+        };
+        let text = request(Prompt::Text("x".into()), min_p);
+        assert!(matches!(
+            nemo_request(&text),
+            Err(ClientError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn plain_nemo_answers_are_split_at_the_prompt_and_the_end_string() {
+        let params = SamplingParams {
+            end_strings: vec!["<|endoftext|>".into()],
+            ..SamplingParams::greedy(8)
+        };
+        let req = request(Prompt::Text("Q: ".into()), params);
+        let resp: GenerateResponse = serde_json::from_value(json!({
+            "sentences": ["Q: A.<|endoftext|>"], "tokens": [[]], "token_ids": [[]],
+            "logprob": null, "offsets": [[]]
+        }))
+        .unwrap();
+        let g = from_nemo(&req, resp).unwrap();
+        assert_eq!(
+            (g.text.as_str(), g.finish_reason),
+            ("A.", FinishReason::Stop)
+        );
+        assert_eq!(g.stop_string.as_deref(), Some("<|endoftext|>"));
+    }
+
+    #[test]
+    fn openai_bodies_and_answers() {
+        let req = request(Prompt::Text("x".into()), SamplingParams::greedy(5));
+        let (path, body) = openai_request(&req, "m");
+        assert_eq!(path, "completions");
+        let body = serde_json::to_value(body).unwrap();
+        assert_eq!(
+            (&body["model"], &body["temperature"], &body["max_tokens"]),
+            (&json!("m"), &json!(0.0), &json!(5))
+        );
+        assert!(body.get("top_p").is_none() && body.get("top_k").is_none());
+        let answer = |finish: &str, stop: Value| -> OpenAiAnswer {
+            serde_json::from_value(json!({
+                "id": "c", "object": "text_completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "text": "y", "finish_reason": finish, "stop_reason": stop}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+            }))
+            .unwrap()
+        };
+        let g = from_openai(answer("length", Value::Null)).unwrap();
+        assert_eq!(
+            (g.finish_reason, g.prompt_tokens),
+            (FinishReason::Length, 3)
+        );
+        let g = from_openai(answer("stop", json!("."))).unwrap();
+        assert_eq!(
+            (g.finish_reason, g.stop_string.as_deref()),
+            (FinishReason::Stop, Some("."))
+        );
+        assert_eq!(
+            from_openai(answer("stop", Value::Null))
+                .unwrap()
+                .finish_reason,
+            FinishReason::Eos
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! NeMo's text-generation server API: `PUT /generate` (see `docs/stages/serve.md`).
 
-use cai_model::FinishReason;
+use cai_model::{FinishReason, Message};
 use serde::{Deserialize, Serialize};
 
 /// NeMo's limit on the number of `sentences` in one request.
@@ -24,6 +24,19 @@ pub struct CollatedTurn {
     pub role: Vec<String>,
     /// The content of this turn in each conversation.
     pub content: Vec<String>,
+}
+
+/// Collates conversations of equal length into NeMo's chat form (what NeMo-Aligner's
+/// `ChatTemplateHelper.collate_chat_messages` sends): turn `t` holds the role and content of turn `t`
+/// of every conversation.
+pub fn collate(conversations: &[Vec<Message>]) -> Vec<CollatedTurn> {
+    let turns = conversations.first().map_or(0, Vec::len);
+    (0..turns)
+        .map(|t| CollatedTurn {
+            role: conversations.iter().map(|c| c[t].role.clone()).collect(),
+            content: conversations.iter().map(|c| c[t].content.clone()).collect(),
+        })
+        .collect()
 }
 
 /// Body of `PUT /generate`; absent fields take NeMo's defaults.

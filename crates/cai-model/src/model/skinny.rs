@@ -1,0 +1,287 @@
+//! Products with few left-hand rows ("skinny" GEMMs), as in batched decoding, on the flex CPU
+//! backend.
+//!
+//! Decoding multiplies a handful of hidden-state rows by every weight matrix, so it is bound by
+//! reading the weights, not by arithmetic. flex hands such products to `gemm` single-threaded
+//! (below its parallel threshold) and, from 2 rows on, packs the weight matrix on every call. These
+//! kernels stream each weight once, split across the rayon pool, with every row of the batch
+//! accumulated per weight load, in the widest SIMD the CPU has (dispatched at run time by `pulp`).
+//!
+//! Anything else (autodiff, other devices or dtypes, more rows) returns `None` and the caller uses
+//! the ordinary matmul. `CAI_SKINNY_KERNELS=0` in the environment turns the kernels off (to compare
+//! speed or numerics with the plain path).
+
+use burn::nn::Linear;
+use burn::tensor::{DType, Tensor, TensorData};
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Fewest left-hand rows the kernels take: for one row `gemm`'s own GEMV was as fast or faster
+/// here (docs/performance.md, "Decode kernels").
+pub const MIN_ROWS: usize = 2;
+
+/// Most left-hand rows the kernels take: at 16 they were level with `gemm`, whose packing pays off
+/// beyond.
+pub const MAX_ROWS: usize = 16;
+
+/// Weight rows per task of [`x_times_wt`].
+const ROW_BLOCK: usize = 512;
+
+/// `x · w` for `x: [m, k]` and a row-major `w: [k, n]` (burn's `Linear` weight), or `None` when
+/// the fast path does not apply.
+pub fn matmul(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
+    let ([m, k], [k2, n]) = (x.dims(), w.dims());
+    if k != k2 || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
+        return None;
+    }
+    let (xs, ws) = (flex_f32(x)?, flex_f32(w)?);
+    let out = x_times_w(xs.as_slice::<f32>()?, ws.as_slice::<f32>()?, m, k, n);
+    Some(from_vec(out, m, n))
+}
+
+/// `x · eᵀ` for `x: [m, k]` and a row-major `e: [n, k]` (a tied embedding used as the LM head), or
+/// `None` when the fast path does not apply.
+pub fn matmul_transposed(x: &Tensor<2>, e: &Tensor<2>) -> Option<Tensor<2>> {
+    let ([m, k], [n, k2]) = (x.dims(), e.dims());
+    if k != k2 || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
+        return None;
+    }
+    let (xs, es) = (flex_f32(x)?, flex_f32(e)?);
+    let out = x_times_wt(xs.as_slice::<f32>()?, es.as_slice::<f32>()?, m, k, n);
+    Some(from_vec(out, m, n))
+}
+
+/// `linear.forward(x)` for `x: [m, in]`, through [`matmul`] when it applies.
+pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let Some(y) = matmul(&x, &linear.weight.val()) else {
+        return linear.forward(x);
+    };
+    match &linear.bias {
+        Some(bias) => y + bias.val().unsqueeze(),
+        None => y,
+    }
+}
+
+/// Off switch: 0 = read `CAI_SKINNY_KERNELS` on first use, 1 = on, 2 = off.
+static SWITCH: AtomicU8 = AtomicU8::new(0);
+
+/// Turns the kernels on or off for the whole process (they start as `CAI_SKINNY_KERNELS` says).
+pub fn set_enabled(on: bool) {
+    SWITCH.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether the kernels are on.
+pub fn enabled() -> bool {
+    match SWITCH.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var("CAI_SKINNY_KERNELS").map_or(true, |v| v != "0");
+            set_enabled(on);
+            on
+        }
+        state => state == 1,
+    }
+}
+
+/// The flex primitive of a contiguous, non-autodiff f32 tensor, when the kernels are on.
+fn flex_f32(t: &Tensor<2>) -> Option<FlexTensor> {
+    if !enabled() || t.dtype() != DType::F32 || t.device().is_autodiff() {
+        return None;
+    }
+    let flex = t.clone().try_into_primitive::<Flex>().ok()?;
+    flex.is_contiguous().then_some(flex)
+}
+
+fn from_vec(values: Vec<f32>, m: usize, n: usize) -> Tensor<2> {
+    Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(values, [m, n])))
+}
+
+/// `x [m, k] · w [k, n]`: the weight rows are split into one contiguous slab per thread (so each
+/// streams its part of `w` front to back); each slab gives a partial `[m, n]` product, then the
+/// partials are summed.
+fn x_times_w(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let slabs = rayon::current_num_threads().clamp(1, k);
+    let slab_rows = k.div_ceil(slabs);
+    (0..k.div_ceil(slab_rows))
+        .into_par_iter()
+        .map(|slab| {
+            let rows = slab * slab_rows..k.min((slab + 1) * slab_rows);
+            pulp::Arch::new().dispatch(RowSlab { x, w, k, n, rows })
+        })
+        .reduce_with(|mut total, part| {
+            total.iter_mut().zip(&part).for_each(|(t, p)| *t += p);
+            total
+        })
+        .unwrap_or_else(|| vec![0.0; m * n])
+}
+
+/// One task of [`x_times_w`]: `x[:, rows] · w[rows, :]`.
+struct RowSlab<'a> {
+    x: &'a [f32],
+    w: &'a [f32],
+    k: usize,
+    n: usize,
+    rows: std::ops::Range<usize>,
+}
+
+/// Padding of each accumulator row, in floats (one cache line).
+const ACC_PAD: usize = 16;
+
+/// Weight rows folded into the accumulators per pass over them.
+const UNROLL: usize = 4;
+
+impl pulp::WithSimd for RowSlab<'_> {
+    type Output = Vec<f32>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f32> {
+        let Self { x, w, k, n, rows } = self;
+        let m = x.len() / k;
+        // Rows of the accumulator are padded so that they do not all map to the same cache sets
+        // (weight widths are multiples of 4 KiB / 4 B more often than not).
+        let stride = n + ACC_PAD;
+        let mut acc = vec![0.0f32; m * stride];
+        let mut r = rows.start;
+        while r < rows.end {
+            let step = UNROLL.min(rows.end - r);
+            let w_rows: [&[f32]; UNROLL] =
+                std::array::from_fn(|u| &w[(r + u.min(step - 1)) * n..][..n]);
+            let w_simd = w_rows.map(|row| S::as_simd_f32s(row));
+            for (i, acc_row) in acc.chunks_exact_mut(stride).enumerate() {
+                let acc_row = &mut acc_row[..n];
+                // Rows past the slab's end get a zero factor.
+                let a: [f32; UNROLL] =
+                    std::array::from_fn(|u| if u < step { x[i * k + r + u] } else { 0.0 });
+                let [a0, a1, a2, a3] = a.map(|a| simd.splat_f32s(a));
+                let (acc_body, acc_tail) = S::as_mut_simd_f32s(acc_row);
+                let [w0, w1, w2, w3] = w_simd.map(|(body, _)| body);
+                let weights = w0.iter().zip(w1).zip(w2).zip(w3);
+                for (acc, (((&w0, &w1), &w2), &w3)) in acc_body.iter_mut().zip(weights) {
+                    // Two chains, so consecutive FMAs do not wait on each other.
+                    let even = simd.mul_add_e_f32s(a2, w2, simd.mul_add_e_f32s(a0, w0, *acc));
+                    let odd = simd.mul_add_e_f32s(a3, w3, simd.mul_f32s(a1, w1));
+                    *acc = simd.add_f32s(even, odd);
+                }
+                let tail_start = n - acc_tail.len();
+                for (c, acc) in acc_tail.iter_mut().enumerate() {
+                    for u in 0..UNROLL {
+                        *acc += a[u] * w_rows[u][tail_start + c];
+                    }
+                }
+            }
+            r += step;
+        }
+        acc.chunks_exact(stride)
+            .flat_map(|row| &row[..n])
+            .copied()
+            .collect()
+    }
+}
+
+/// `x [m, k] · e [n, k]ᵀ`: each task owns a block of `e`'s rows and takes their dot products with
+/// every row of `x`; the result is assembled column-major, then transposed.
+fn x_times_wt(x: &[f32], e: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut transposed = vec![0.0f32; n * m];
+    transposed
+        .par_chunks_mut(ROW_BLOCK * m)
+        .enumerate()
+        .for_each(|(block, out)| {
+            let rows = &e[block * ROW_BLOCK * k..][..out.len() / m * k];
+            pulp::Arch::new().dispatch(RowBlock { x, rows, k, out });
+        });
+    let mut out = vec![0.0f32; m * n];
+    for (j, column) in transposed.chunks_exact(m).enumerate() {
+        for (i, &value) in column.iter().enumerate() {
+            out[i * n + j] = value;
+        }
+    }
+    out
+}
+
+/// One task of [`x_times_wt`]: the dot products of a block of `e` rows with every row of `x`.
+struct RowBlock<'a> {
+    x: &'a [f32],
+    rows: &'a [f32],
+    k: usize,
+    /// `[block rows, m]`.
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for RowBlock<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self { x, rows, k, out } = self;
+        let m = x.len() / k;
+        for (e_row, out_row) in rows.chunks_exact(k).zip(out.chunks_exact_mut(m)) {
+            let (e_body, e_tail) = S::as_simd_f32s(e_row);
+            for (x_row, value) in x.chunks_exact(k).zip(out_row) {
+                let (x_body, x_tail) = S::as_simd_f32s(x_row);
+                let mut lanes = simd.splat_f32s(0.0);
+                for (&a, &b) in x_body.iter().zip(e_body) {
+                    lanes = simd.mul_add_e_f32s(a, b, lanes);
+                }
+                let tail: f32 = x_tail.iter().zip(e_tail).map(|(a, b)| a * b).sum();
+                *value = simd.reduce_sum_f32s(lanes) + tail;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    fn ramp(len: usize, scale: f32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * scale)
+            .collect()
+    }
+
+    fn close(a: &Tensor<2>, b: &Tensor<2>) -> f32 {
+        let (a, b) = (
+            a.to_data().try_to_vec::<f32>().unwrap(),
+            b.to_data().try_to_vec::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn both_layouts_match_the_ordinary_matmul() {
+        let device = Device::flex();
+        // Widths that are not multiples of the blocks or lanes, and 1 to MAX_ROWS rows.
+        let (k, n) = (77, 600);
+        let w = Tensor::<2>::from_data(TensorData::new(ramp(k * n, 1.0), [k, n]), &device);
+        let e = Tensor::<2>::from_data(TensorData::new(ramp(n * k, 0.5), [n, k]), &device);
+        for m in [MIN_ROWS, 3, 8, MAX_ROWS] {
+            let x = Tensor::<2>::from_data(TensorData::new(ramp(m * k, 2.0), [m, k]), &device);
+            let fast = matmul(&x, &w).expect("fast path");
+            assert!(close(&fast, &x.clone().matmul(w.clone())) < 1e-4, "m = {m}");
+            let fast = matmul_transposed(&x, &e).expect("fast path");
+            assert!(close(&fast, &x.clone().matmul(e.clone().transpose())) < 1e-4);
+        }
+    }
+
+    #[test]
+    fn declines_what_it_does_not_cover() {
+        let device = Device::flex();
+        let w = Tensor::<2>::zeros([8, 4], &device);
+        let tall = Tensor::<2>::zeros([MAX_ROWS + 1, 8], &device);
+        assert!(matmul(&tall, &w).is_none());
+        assert!(matmul(&Tensor::<2>::zeros([1, 8], &device), &w).is_none());
+        assert!(matmul(&Tensor::<2>::zeros([2, 5], &device), &w).is_none());
+        let autodiff = device.clone().autodiff();
+        let (x, w_tracked) = (
+            Tensor::<2>::zeros([2, 8], &autodiff),
+            Tensor::<2>::zeros([8, 4], &autodiff),
+        );
+        assert!(matmul(&x, &w_tracked).is_none());
+        assert!(matmul(&Tensor::<2>::zeros([2, 8], &device), &w.transpose()).is_none());
+    }
+}
