@@ -194,10 +194,11 @@ impl Worker {
             .into_iter()
             // A client that hung up no longer needs its job.
             .filter(|job| !job.events.is_closed())
-            .filter_map(|job| match self.prepare(&job.request) {
+            // Tokenized and checked one by one, so a bad request fails alone, not its whole batch.
+            .filter_map(|job| match self.engine.prepare(&job.request) {
                 Ok(prompt_ids) => Some(Ready { job, prompt_ids }),
                 Err(e) => {
-                    send(&job, Event::Failed(e));
+                    send(&job, Event::Failed(e.into()));
                     None
                 }
             })
@@ -240,30 +241,6 @@ impl Worker {
             };
             send(&r.job, event);
         }
-    }
-
-    /// Tokenizes and checks one request so a bad one fails alone, not its whole batch.
-    fn prepare(&self, request: &GenerationRequest) -> Result<Vec<u32>> {
-        request.params.validate().map_err(ServeError::bad_request)?;
-        let ids = self.engine.prompt_ids(&request.prompt)?;
-        let limit = self.engine.model().rope.max_positions();
-        if ids.is_empty() {
-            return Err(ServeError::bad_request("the prompt is empty"));
-        }
-        let vocab = self.engine.model().config.vocab_size;
-        if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
-            return Err(ServeError::bad_request(format!(
-                "token id {bad} is outside the vocabulary of {vocab}"
-            )));
-        }
-        if ids.len() + request.params.tokens_to_generate > limit {
-            return Err(ServeError::bad_request(format!(
-                "{} prompt tokens + {} new tokens exceed the model's context of {limit}",
-                ids.len(),
-                request.params.tokens_to_generate
-            )));
-        }
-        Ok(ids)
     }
 
     fn finish(&self, ready: &Ready, generation: Generation) -> Result<Finished> {

@@ -65,6 +65,31 @@ impl Engine {
         }
     }
 
+    /// Checks `request` and returns its prompt ids: valid parameters, and a non-empty prompt of
+    /// in-vocabulary ids that leaves room in the context for the requested new tokens.
+    pub fn prepare(&self, request: &GenerationRequest) -> Result<Vec<u32>> {
+        request.params.validate().map_err(ModelError::Invalid)?;
+        let ids = self.prompt_ids(&request.prompt)?;
+        if ids.is_empty() {
+            return Err(ModelError::Invalid("the prompt is empty".into()));
+        }
+        let vocab = self.model.config.vocab_size;
+        if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+            return Err(ModelError::Invalid(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
+        }
+        let limit = self.model.rope.max_positions();
+        if ids.len() + request.params.tokens_to_generate > limit {
+            return Err(ModelError::Invalid(format!(
+                "{} prompt tokens + {} new tokens exceed the model's context of {limit}",
+                ids.len(),
+                request.params.tokens_to_generate
+            )));
+        }
+        Ok(ids)
+    }
+
     /// Generates a completion for every request (batched together).
     pub fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>> {
         self.generate_streaming(requests, &mut |_| {})
@@ -77,25 +102,14 @@ impl Engine {
         requests: &[GenerationRequest],
         on_delta: &mut dyn FnMut(StreamDelta),
     ) -> Result<Vec<Generation>> {
-        let max_positions = self.model.rope.max_positions();
         let mut rows = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
-            req.params
-                .validate()
-                .map_err(|e| ModelError::Invalid(format!("request {index}: {e}")))?;
-            let prompt = self.prompt_ids(&req.prompt)?;
-            if prompt.is_empty() {
-                return Err(ModelError::Invalid(format!(
-                    "request {index}: empty prompt"
-                )));
-            }
-            if prompt.len() + req.params.tokens_to_generate > max_positions {
-                return Err(ModelError::Invalid(format!(
-                    "request {index}: {} prompt tokens + {} new exceed the model's {max_positions} positions",
-                    prompt.len(),
-                    req.params.tokens_to_generate
-                )));
-            }
+            let prompt = self.prepare(req).map_err(|e| match e {
+                ModelError::Invalid(message) => {
+                    ModelError::Invalid(format!("request {index}: {message}"))
+                }
+                other => other,
+            })?;
             rows.push(Row {
                 index,
                 prompt,

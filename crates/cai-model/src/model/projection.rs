@@ -30,9 +30,5 @@ fn lora_with_dropout(linear: &Linear, adapter: &LoraAdapter, x: Tensor<2>, p: f6
         .matmul(adapter.a.val())
         .matmul(adapter.b.val())
         .mul_scalar(adapter.scale);
-    let y = x.matmul(linear.weight.base()) + update;
-    match &linear.bias {
-        Some(bias) => y + bias.val().unsqueeze(),
-        None => y,
-    }
+    skinny::with_bias(linear, x.matmul(linear.weight.base()) + update)
 }

@@ -31,32 +31,42 @@ const ROW_BLOCK: usize = 512;
 /// `x · w` for `x: [m, k]` and a row-major `w: [k, n]` (burn's `Linear` weight), or `None` when
 /// the fast path does not apply.
 pub fn matmul(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
-    let ([m, k], [k2, n]) = (x.dims(), w.dims());
-    if k != k2 || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
-        return None;
-    }
-    let (xs, ws) = (flex_f32(x)?, flex_f32(w)?);
-    let out = x_times_w(xs.as_slice::<f32>()?, ws.as_slice::<f32>()?, m, k, n);
-    Some(from_vec(out, m, n))
+    let [k, n] = w.dims();
+    run(x, w, k, n, x_times_w)
 }
 
 /// `x · eᵀ` for `x: [m, k]` and a row-major `e: [n, k]` (a tied embedding used as the LM head), or
 /// `None` when the fast path does not apply.
 pub fn matmul_transposed(x: &Tensor<2>, e: &Tensor<2>) -> Option<Tensor<2>> {
-    let ([m, k], [n, k2]) = (x.dims(), e.dims());
-    if k != k2 || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
+    let [n, k] = e.dims();
+    run(x, e, k, n, x_times_wt)
+}
+
+/// A product kernel: `(x, w, m, k, n)` → the `[m, n]` result.
+type Kernel = fn(&[f32], &[f32], usize, usize, usize) -> Vec<f32>;
+
+/// Runs `kernel(x, w, m, k, n)` when `x: [m, k]` has an allowed row count and both operands are
+/// plain flex f32 tensors.
+fn run(x: &Tensor<2>, w: &Tensor<2>, w_k: usize, n: usize, kernel: Kernel) -> Option<Tensor<2>> {
+    let [m, k] = x.dims();
+    if k != w_k || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
         return None;
     }
-    let (xs, es) = (flex_f32(x)?, flex_f32(e)?);
-    let out = x_times_wt(xs.as_slice::<f32>()?, es.as_slice::<f32>()?, m, k, n);
+    let (xs, ws) = (flex_f32(x)?, flex_f32(w)?);
+    let out = kernel(xs.as_slice::<f32>()?, ws.as_slice::<f32>()?, m, k, n);
     Some(from_vec(out, m, n))
 }
 
 /// `linear.forward(x)` for `x: [m, in]`, through [`matmul`] when it applies.
 pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let Some(y) = matmul(&x, &linear.weight.val()) else {
-        return linear.forward(x);
-    };
+    match matmul(&x, &linear.weight.val()) {
+        Some(y) => with_bias(linear, y),
+        None => linear.forward(x),
+    }
+}
+
+/// `y` plus `linear`'s bias, if it has one.
+pub(crate) fn with_bias(linear: &Linear, y: Tensor<2>) -> Tensor<2> {
     match &linear.bias {
         Some(bias) => y + bias.val().unsqueeze(),
         None => y,

@@ -73,12 +73,7 @@ impl LoraSettings {
         let group = ParamGroup::from_regex(&pattern)
             .map_err(|e| ModelError::Invalid(format!("LoRA targets `{pattern}`: {e:?}")))?;
         let lora = Lora::new(self.rank, self.alpha).set_param_group(group);
-        let mut lm = lm.apply_lora(lora);
-        for layer in &mut lm.layers {
-            layer.self_attn.lora_dropout = self.dropout;
-            layer.mlp.lora_dropout = self.dropout;
-        }
-        Ok(lm)
+        Ok(with_dropout(lm.apply_lora(lora), self.dropout))
     }
 
     /// Seeds `device`'s generator at the start of optimizer step `step`, so the dropout masks of
@@ -93,13 +88,17 @@ impl LoraSettings {
 
     /// Merges the adapters into the weights (`W₀ + (α / r) · A B`), leaving a plain model.
     pub fn merge(lm: CausalLm) -> CausalLm {
-        let mut lm = lm.materialize();
-        for layer in &mut lm.layers {
-            layer.self_attn.lora_dropout = 0.0;
-            layer.mlp.lora_dropout = 0.0;
-        }
-        lm
+        with_dropout(lm.materialize(), 0.0)
     }
+}
+
+/// `lm` with its decoder projections' LoRA dropout set to `p`.
+fn with_dropout(mut lm: CausalLm, p: f64) -> CausalLm {
+    for layer in &mut lm.layers {
+        layer.self_attn.lora_dropout = p;
+        layer.mlp.lora_dropout = p;
+    }
+    lm
 }
 
 #[cfg(test)]
