@@ -74,6 +74,7 @@ fn decode_tok_s(engine: &Engine, batch: usize) -> f64 {
 }
 
 fn main() {
+    cai_model::allocator::retain_freed_memory();
     let out = std::env::args().skip(1).find(|a| a.ends_with(".json"));
     let model = LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap();
     let threads = rayon::current_num_threads();

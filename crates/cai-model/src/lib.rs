@@ -12,6 +12,7 @@
 //! The device is chosen at run time ([`device::parse_device`]): burn's `flex` CPU backend by
 //! default, CUDA with the `cuda` feature.
 
+pub mod allocator;
 pub mod bench_support;
 pub mod chat;
 pub mod cli;

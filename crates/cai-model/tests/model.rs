@@ -5,6 +5,7 @@
 mod model {
     pub mod bad_input;
     pub mod common;
+    pub mod fused;
     pub mod generate;
     pub mod gguf;
     pub mod lora;

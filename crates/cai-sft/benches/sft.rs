@@ -24,6 +24,7 @@ fn row_ids(row: usize) -> Vec<u32> {
 }
 
 fn main() {
+    cai_model::allocator::retain_freed_memory();
     let out = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))

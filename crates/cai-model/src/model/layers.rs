@@ -8,6 +8,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
 use super::cache::KvCache;
+use super::fused;
 use super::projection::project;
 use super::rope::apply_rotary;
 
@@ -90,21 +91,33 @@ impl Attention {
             }) => cache.append(index, start, k, v),
             None => (k, v),
         };
-        // burn's fused attention accepts fewer KV heads only outside autodiff (under autodiff it falls
-        // back to a composite op that silently yields NaN), so repeat them when gradients are tracked.
-        let training = q.device().is_autodiff();
-        let (k, v, mask) = if training {
+        let out = fused::grouped_attention(&q, &k, &v, mask)
+            .unwrap_or_else(|| self.burn_attention(q, k, v, mask));
+        let out = out
+            .swap_dims(1, 2)
+            .reshape([b * t, self.num_heads * self.head_dim]);
+        project(&self.o_proj, out, self.lora_dropout).reshape([b, t, d])
+    }
+
+    /// burn's attention op. It accepts fewer KV heads only outside autodiff (under autodiff it
+    /// falls back to a composite op that silently yields NaN), so they are repeated when gradients
+    /// are tracked.
+    fn burn_attention(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        mask: &Tensor<4, Bool>,
+    ) -> Tensor<4> {
+        let (k, v, mask) = if q.device().is_autodiff() {
+            let [b, _, t, _] = q.dims();
             let keys = k.dims()[2];
             let mask = mask.clone().expand([b, self.num_heads, t, keys]);
             (self.repeat_kv(k), self.repeat_kv(v), mask)
         } else {
             (k, v, mask.clone())
         };
-        let out = attention(q, k, v, Some(mask), None, AttentionModuleOptions::default());
-        let out = out
-            .swap_dims(1, 2)
-            .reshape([b * t, self.num_heads * self.head_dim]);
-        project(&self.o_proj, out, self.lora_dropout).reshape([b, t, d])
+        attention(q, k, v, Some(mask), None, AttentionModuleOptions::default())
     }
 
     fn repeat_kv(&self, x: Tensor<4>) -> Tensor<4> {
@@ -137,9 +150,10 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let x = x.reshape([b * t, d]);
-        let gate = silu(project(&self.gate_proj, x.clone(), self.lora_dropout));
+        let gate = project(&self.gate_proj, x.clone(), self.lora_dropout);
         let up = project(&self.up_proj, x, self.lora_dropout);
-        project(&self.down_proj, gate * up, self.lora_dropout).reshape([b, t, d])
+        let hidden = fused::swiglu(&gate, &up).unwrap_or_else(|| silu(gate) * up);
+        project(&self.down_proj, hidden, self.lora_dropout).reshape([b, t, d])
     }
 }
 

@@ -7,11 +7,13 @@
 
 mod batch;
 pub mod cache;
+pub mod fused;
 mod layers;
 pub mod mask;
 mod projection;
 pub mod rope;
 pub mod skinny;
+mod switch;
 mod weights_io;
 
 use burn::module::Module;

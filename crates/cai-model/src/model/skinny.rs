@@ -15,7 +15,8 @@ use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::switch::KernelSwitch;
 
 /// Fewest left-hand rows the kernels take: for one row `gemm`'s own GEMV was as fast or faster
 /// here (docs/performance.md, "Decode kernels").
@@ -73,24 +74,17 @@ pub(crate) fn with_bias(linear: &Linear, y: Tensor<2>) -> Tensor<2> {
     }
 }
 
-/// Off switch: 0 = read `CAI_SKINNY_KERNELS` on first use, 1 = on, 2 = off.
-static SWITCH: AtomicU8 = AtomicU8::new(0);
+/// On unless `CAI_SKINNY_KERNELS=0`.
+static SWITCH: KernelSwitch = KernelSwitch::new("CAI_SKINNY_KERNELS");
 
 /// Turns the kernels on or off for the whole process (they start as `CAI_SKINNY_KERNELS` says).
 pub fn set_enabled(on: bool) {
-    SWITCH.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+    SWITCH.set(on);
 }
 
 /// Whether the kernels are on.
 pub fn enabled() -> bool {
-    match SWITCH.load(Ordering::Relaxed) {
-        0 => {
-            let on = std::env::var("CAI_SKINNY_KERNELS").map_or(true, |v| v != "0");
-            set_enabled(on);
-            on
-        }
-        state => state == 1,
-    }
+    SWITCH.enabled()
 }
 
 /// The flex primitive of a contiguous, non-autodiff f32 tensor, when the kernels are on.
