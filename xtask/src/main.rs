@@ -9,12 +9,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod pipeline;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
+  pipeline           the CAI pipeline on the default model: SL-CAI data, then SFT (runs/pipeline)
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
@@ -60,6 +62,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("fetch-model") => run(fetch_model_command()),
+        Some("pipeline") => pipeline::pipeline(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("generate") => bench::bench("generate", "cai-model"),
             Some("sft") => bench::bench("sft", "cai-sft"),
