@@ -33,8 +33,9 @@ fn config(out: &Path, endpoints: Vec<String>) -> Config {
     config
 }
 
-/// Runs the stage through its library entry point, reusing the test binary's model for token
-/// counting (and for the engine when there are no endpoints).
+/// Runs the stage through its library entry point, reusing the test binary's model for the engine
+/// when there are no endpoints (with endpoints the stage reads only the model's tokenizer and
+/// template, to count tokens).
 fn run(config: &Config) -> cai_critique::Result<Summary> {
     let started = Instant::now();
     let inputs = Inputs::load(config)?;

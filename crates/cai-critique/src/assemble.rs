@@ -27,6 +27,12 @@ impl TokenCounter for cai_model::LoadedModel {
     }
 }
 
+impl TokenCounter for cai_model::ChatCodec {
+    fn count_chat(&self, messages: &[cai_model::Message]) -> cai_model::Result<usize> {
+        Ok(self.encode_chat(messages, false)?.len())
+    }
+}
+
 /// A prompt whose SL-CAI sample was left out (`rejects.jsonl`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reject {

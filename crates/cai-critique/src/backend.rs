@@ -1,17 +1,17 @@
 //! What a configuration generates with: the in-process engine, or remote endpoints through
-//! `cai-client`'s [`RemoteGenerator`] when `endpoints` is given; plus the model whose tokenizer and
-//! chat template count tokens for `max_seq_length`.
+//! `cai-client`'s [`RemoteGenerator`] when `endpoints` is given; plus the tokenizer and chat
+//! template that count tokens for `max_seq_length`.
 //!
 //! With endpoints no engine is built and the endpoints render the chat template themselves; the
-//! local model is loaded only for counting tokens, so with `max_seq_length = 0` nothing is loaded.
-//! (cai-model has no tokenizer-only load yet, so counting loads the whole model.)
+//! model's weights are not loaded, only its text side ([`ChatCodec`]: config, tokenizer, template)
+//! for counting tokens, and with `max_seq_length = 0` not even that.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use cai_client::{RemoteApi, RemoteConfig, RemoteGenerator};
 use cai_model::device::{parse_device, parse_dtype};
-use cai_model::{Engine, Generator, LoadOptions, LoadedModel, ModelSpec};
+use cai_model::{ChatCodec, Engine, Generator, LoadOptions, LoadedModel, ModelSpec};
 use serde::Serialize;
 
 use crate::assemble::TokenCounter;
@@ -22,6 +22,9 @@ use crate::run::Environment;
 /// The generators and token counter of a run, built from its [`Config`].
 pub struct Backend {
     model: Option<Arc<LoadedModel>>,
+    /// The text side of `config.model`, when endpoints generate and tokens are counted without a
+    /// loaded model.
+    codec: Option<ChatCodec>,
     generator: Source,
     template: String,
 }
@@ -35,8 +38,8 @@ enum Source {
 }
 
 impl Backend {
-    /// Loads what `config` needs: the model (unless endpoints are given and `max_seq_length` is 0)
-    /// and the engine or the remote client.
+    /// Loads what `config` needs: the model and the engine, or the remote client (and, to count
+    /// tokens when `max_seq_length > 0`, the model's text side).
     pub fn load(config: &Config) -> Result<Self> {
         let model = if Self::loads_model(config) {
             Some(Arc::new(load_model(config)?))
@@ -46,17 +49,18 @@ impl Backend {
         Self::with_model(config, model)
     }
 
-    /// Whether [`Backend::load`] loads the model: for the engine, or to count tokens.
+    /// Whether [`Backend::load`] loads the model's weights: only for the in-process engine.
     pub fn loads_model(config: &Config) -> bool {
-        config.endpoints.is_empty() || config.max_seq_length > 0
+        config.endpoints.is_empty()
     }
 
     /// As [`Backend::load`] with a model already loaded (it must be `config.model` with
-    /// `config.chat_template`); required without endpoints.
+    /// `config.chat_template`); required without endpoints. With endpoints, a model given here
+    /// counts the tokens; without one, its text side is read for that.
     pub fn with_model(config: &Config, model: Option<Arc<LoadedModel>>) -> Result<Self> {
-        let template_of = |model: &LoadedModel| match &config.chat_template {
+        let template_of = |origin: &cai_model::LocalModel| match &config.chat_template {
             Some(name) => name.clone(),
-            None => format!("model's own ({})", model.origin.path().display()),
+            None => format!("model's own ({})", origin.path().display()),
         };
         if config.endpoints.is_empty() {
             let model = model.ok_or_else(|| {
@@ -65,9 +69,10 @@ impl Backend {
                 )
             })?;
             return Ok(Self {
-                template: template_of(&model),
+                template: template_of(&model.origin),
                 generator: Source::Engine(Engine::new(model.clone())),
                 model: Some(model),
+                codec: None,
             });
         }
         if config.chat_template.is_some() {
@@ -77,19 +82,32 @@ impl Backend {
         }
         let remote = RemoteGenerator::new(remote_config(config))?;
         tracing::info!(generator = %remote.describe(), "generating through remote endpoints");
-        let counted = match &model {
-            Some(m) => format!("; tokens counted with the {}", template_of(m)),
+        let codec = match (&model, config.max_seq_length) {
+            (None, 1..) => Some(ChatCodec::load(
+                &ModelSpec::parse(&config.model)?,
+                config.chat_template.as_deref(),
+            )?),
+            _ => None,
+        };
+        let origin = model
+            .as_ref()
+            .map(|m| &m.origin)
+            .or(codec.as_ref().map(|c| &c.origin));
+        let counted = match origin {
+            Some(origin) => format!("; tokens counted with the {}", template_of(origin)),
             None => String::new(),
         };
         Ok(Self {
             template: format!("the endpoints' own{counted}"),
             model,
+            codec,
             generator: Source::Remote(remote, config.endpoints.len()),
         })
     }
 
     /// The environment of [`crate::run()`]: the engine, or the remote client once per endpoint (so
-    /// that as many batches as endpoints run at once), and the model as token counter.
+    /// that as many batches as endpoints run at once), and the model (or its text side) as token
+    /// counter.
     pub fn environment(&self) -> Environment<'_> {
         let generators: Vec<&dyn Generator> = match &self.generator {
             Source::Engine(engine) => vec![engine],
@@ -97,7 +115,11 @@ impl Backend {
         };
         Environment {
             generators,
-            counter: self.model.as_deref().map(|m| m as &dyn TokenCounter),
+            counter: match (&self.model, &self.codec) {
+                (Some(model), _) => Some(model.as_ref() as &dyn TokenCounter),
+                (None, Some(codec)) => Some(codec as &dyn TokenCounter),
+                (None, None) => None,
+            },
             template: self.template.clone(),
         }
     }
@@ -206,6 +228,33 @@ mod tests {
                 "concurrency": 8,
             })
         );
+    }
+
+    #[test]
+    fn endpoints_count_tokens_with_the_text_side_only() {
+        let config = Config {
+            endpoints: vec!["http://127.0.0.1:1".into()],
+            max_seq_length: 4096,
+            ..Config::default()
+        };
+        assert!(!Backend::loads_model(&config));
+        let backend = Backend::load(&config).unwrap();
+        assert!(backend.model().is_none(), "no weights are loaded");
+        let env = backend.environment();
+        let counter = env.counter.expect("a token counter");
+        assert!(
+            env.template.contains("tokens counted with"),
+            "{}",
+            env.template
+        );
+        let messages = [
+            cai_model::Message::user("How do I pick a lock?"),
+            cai_model::Message::assistant("I can't help with that, but a locksmith can."),
+        ];
+        let full = load_model(&config).unwrap();
+        let want = full.encode_chat(&messages, false).unwrap().len();
+        assert_eq!(counter.count_chat(&messages).unwrap(), want);
+        assert!(want > 10);
     }
 
     #[test]

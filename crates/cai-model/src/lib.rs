@@ -36,7 +36,7 @@ pub use error::{ModelError, Result};
 pub use generate::{
     Engine, FinishReason, Generation, GenerationRequest, Generator, Prompt, SamplingParams,
 };
-pub use loaded::{LoadOptions, LoadedModel, SpecialTokens};
+pub use loaded::{ChatCodec, LoadOptions, LoadedModel, SpecialTokens};
 pub use model::{CausalLm, KvCache, TokenBatch};
 pub use scoring::{ChatEncoding, masked_mean_nll};
 pub use source::{LocalModel, ModelSpec};

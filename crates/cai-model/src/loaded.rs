@@ -92,7 +92,7 @@ impl LoadedModel {
         };
         model.origin = local;
         if let Some(name) = &opts.chat_template {
-            model.chat_template = Some(model.template_override(name)?);
+            model.chat_template = Some(template_override(&model.special_tokens, name)?);
         }
         tracing::info!(
             params = model.config.parameter_count(),
@@ -102,26 +102,14 @@ impl LoadedModel {
         Ok(model)
     }
 
-    fn template_override(&self, name: &str) -> Result<ChatTemplate> {
-        let (bos, eos) = (&self.special_tokens.bos, &self.special_tokens.eos);
-        let path = Path::new(name);
-        if path.is_file() {
-            let source = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-            ChatTemplate::new(&source, name, bos, eos)
-        } else {
-            ChatTemplate::builtin(name, bos, eos)
-        }
-    }
-
-    fn finish(
-        config: ModelConfig,
-        lm: CausalLm,
-        tokenizer: Tokenizer,
-        chat_template: Option<ChatTemplate>,
-        special_tokens: SpecialTokens,
-        origin: LocalModel,
-        device: &Device,
-    ) -> Self {
+    fn finish(text: ChatCodec, lm: CausalLm, device: &Device) -> Self {
+        let ChatCodec {
+            config,
+            tokenizer,
+            chat_template,
+            special_tokens,
+            origin,
+        } = text;
         let rope = RopeTables::new(
             config.head_dim,
             config.rope_theta,
@@ -142,8 +130,87 @@ impl LoadedModel {
     /// Loads a GGUF file: config and tokenizer from its metadata, weights dequantised.
     pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<Self> {
         let file = GgufFile::open(path)?;
-        let config = ModelConfig::from_gguf(&file)?;
-        let tokenizer = Tokenizer::from_gguf(&file)?;
+        let text = ChatCodec::from_gguf(&file, path)?;
+        let weights = GgufWeights::new(
+            &file,
+            text.config.num_attention_heads,
+            text.config.num_key_value_heads,
+        );
+        let lm = CausalLm::from_weights(&text.config, &weights, &opts.device, opts.dtype)?;
+        Ok(Self::finish(text, lm, &opts.device))
+    }
+
+    /// Loads an HF-layout directory.
+    pub fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        let text = ChatCodec::from_hf_dir(dir)?;
+        let weights = SafetensorsWeights::open(dir)?;
+        let lm = CausalLm::from_weights(&text.config, &weights, &opts.device, opts.dtype)?;
+        Ok(Self::finish(text, lm, &opts.device))
+    }
+
+    /// The chat template, or an error saying the model has none.
+    pub fn template(&self) -> Result<&ChatTemplate> {
+        template_or_error(self.chat_template.as_ref(), &self.origin)
+    }
+
+    /// Renders and tokenizes a conversation (special tokens in the rendered text are matched
+    /// verbatim; no BOS is added beyond what the template writes).
+    pub fn encode_chat(&self, messages: &[Message], generation_prompt: bool) -> Result<Vec<u32>> {
+        encode_chat_with(
+            self.template(),
+            &self.tokenizer,
+            messages,
+            generation_prompt,
+        )
+    }
+
+    /// Token ids that end a generation: the config's EOS ids plus the template's EOS token.
+    pub fn stop_token_ids(&self) -> Vec<u32> {
+        let mut ids = self.config.eos_token_ids.clone();
+        if let Some(id) = self.tokenizer.token_to_id(&self.special_tokens.eos)
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+        ids
+    }
+}
+
+/// The text side of a model: configuration, tokenizer, chat template and special tokens, read
+/// without the weights (e.g. to count tokens for a model that is served elsewhere).
+#[derive(Debug)]
+pub struct ChatCodec {
+    /// Resolved configuration.
+    pub config: ModelConfig,
+    /// Tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Chat template, when the model has one (or one was given).
+    pub chat_template: Option<ChatTemplate>,
+    /// Token strings the template uses for BOS and EOS.
+    pub special_tokens: SpecialTokens,
+    /// Where the model was read from.
+    pub origin: LocalModel,
+}
+
+impl ChatCodec {
+    /// Resolves `spec` and reads its text side; `chat_template` overrides the model's template
+    /// (a built-in name or a Jinja file, as [`LoadOptions::chat_template`]).
+    pub fn load(spec: &ModelSpec, chat_template: Option<&str>) -> Result<Self> {
+        let local = spec.resolve()?;
+        let mut codec = match &local {
+            LocalModel::Gguf(path) => Self::from_gguf(&GgufFile::open(path)?, path)?,
+            LocalModel::HfDir(dir) => Self::from_hf_dir(dir)?,
+        };
+        if let Some(name) = chat_template {
+            codec.chat_template = Some(template_override(&codec.special_tokens, name)?);
+        }
+        Ok(codec)
+    }
+
+    /// From a GGUF file's metadata.
+    fn from_gguf(file: &GgufFile, path: &Path) -> Result<Self> {
+        let config = ModelConfig::from_gguf(file)?;
+        let tokenizer = Tokenizer::from_gguf(file)?;
         let token = |key: &str| {
             file.u64(key)
                 .and_then(|id| tokenizer.id_to_token(id as u32))
@@ -165,25 +232,17 @@ impl LoadedModel {
             )?),
             None => None,
         };
-        let weights = GgufWeights::new(
-            &file,
-            config.num_attention_heads,
-            config.num_key_value_heads,
-        );
-        let lm = CausalLm::from_weights(&config, &weights, &opts.device, opts.dtype)?;
-        Ok(Self::finish(
+        Ok(Self {
             config,
-            lm,
             tokenizer,
-            template,
-            special,
-            LocalModel::Gguf(path.to_path_buf()),
-            &opts.device,
-        ))
+            chat_template: template,
+            special_tokens: special,
+            origin: LocalModel::Gguf(path.to_path_buf()),
+        })
     }
 
-    /// Loads an HF-layout directory.
-    pub fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+    /// From an HF-layout directory's `config.json`, `tokenizer.json` and `tokenizer_config.json`.
+    fn from_hf_dir(dir: &Path) -> Result<Self> {
         let config_path = dir.join("config.json");
         let hf: HfConfig = serde_json::from_value(read_json(&config_path)?).map_err(|source| {
             ModelError::Json {
@@ -227,48 +286,54 @@ impl LoadedModel {
         let template = template_src
             .map(|(src, origin)| ChatTemplate::new(&src, &origin, &special.bos, &special.eos))
             .transpose()?;
-        let weights = SafetensorsWeights::open(dir)?;
-        let lm = CausalLm::from_weights(&config, &weights, &opts.device, opts.dtype)?;
-        Ok(Self::finish(
+        Ok(Self {
             config,
-            lm,
             tokenizer,
-            template,
-            special,
-            LocalModel::HfDir(dir.to_path_buf()),
-            &opts.device,
-        ))
-    }
-
-    /// The chat template, or an error saying the model has none.
-    pub fn template(&self) -> Result<&ChatTemplate> {
-        self.chat_template.as_ref().ok_or_else(|| {
-            ModelError::Invalid(format!(
-                "{} has no chat template; pass one (mistral, nemo, chatml or a .jinja file)",
-                self.origin.path().display()
-            ))
+            chat_template: template,
+            special_tokens: special,
+            origin: LocalModel::HfDir(dir.to_path_buf()),
         })
     }
 
-    /// Renders and tokenizes a conversation (special tokens in the rendered text are matched
-    /// verbatim; no BOS is added beyond what the template writes).
-    pub fn encode_chat(
-        &self,
-        messages: &[Message],
-        add_generation_prompt: bool,
-    ) -> Result<Vec<u32>> {
-        let text = self.template()?.render(messages, add_generation_prompt)?;
-        self.tokenizer.encode_raw(&text)
+    /// Renders and tokenizes a conversation, as [`LoadedModel::encode_chat`].
+    pub fn encode_chat(&self, messages: &[Message], generation_prompt: bool) -> Result<Vec<u32>> {
+        let template = template_or_error(self.chat_template.as_ref(), &self.origin);
+        encode_chat_with(template, &self.tokenizer, messages, generation_prompt)
     }
+}
 
-    /// Token ids that end a generation: the config's EOS ids plus the template's EOS token.
-    pub fn stop_token_ids(&self) -> Vec<u32> {
-        let mut ids = self.config.eos_token_ids.clone();
-        if let Some(id) = self.tokenizer.token_to_id(&self.special_tokens.eos)
-            && !ids.contains(&id)
-        {
-            ids.push(id);
-        }
-        ids
+/// `messages` rendered with `template` and tokenized verbatim.
+fn encode_chat_with(
+    template: Result<&ChatTemplate>,
+    tokenizer: &Tokenizer,
+    messages: &[Message],
+    generation_prompt: bool,
+) -> Result<Vec<u32>> {
+    let text = template?.render(messages, generation_prompt)?;
+    tokenizer.encode_raw(&text)
+}
+
+/// `template`, or an error saying that the model at `origin` has none.
+fn template_or_error<'a>(
+    template: Option<&'a ChatTemplate>,
+    origin: &LocalModel,
+) -> Result<&'a ChatTemplate> {
+    template.ok_or_else(|| {
+        ModelError::Invalid(format!(
+            "{} has no chat template; pass one (mistral, nemo, chatml or a .jinja file)",
+            origin.path().display()
+        ))
+    })
+}
+
+/// A chat template given by name: a Jinja file, or a built-in (`mistral`, `nemo`, `chatml`).
+fn template_override(special: &SpecialTokens, name: &str) -> Result<ChatTemplate> {
+    let (bos, eos) = (&special.bos, &special.eos);
+    let path = Path::new(name);
+    if path.is_file() {
+        let source = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+        ChatTemplate::new(&source, name, bos, eos)
+    } else {
+        ChatTemplate::builtin(name, bos, eos)
     }
 }

@@ -1,6 +1,6 @@
 //! Saving in Hugging Face layout and loading it back.
 
-use cai_model::{LoadOptions, LoadedModel, Message, ModelSpec, TokenBatch};
+use cai_model::{ChatCodec, LoadOptions, LoadedModel, Message, ModelSpec, TokenBatch};
 
 use super::common::*;
 
@@ -35,6 +35,18 @@ fn gguf_to_hf_save_reload_gives_identical_logits_and_tokens() {
     assert_eq!(
         reloaded.tokenizer.encode_raw("x   123 café").unwrap(),
         model.tokenizer.encode_raw("x   123 café").unwrap()
+    );
+    // The text side alone, from the HF directory and from the GGUF, encodes the same.
+    for spec in [&spec, &ModelSpec::Default] {
+        let codec = ChatCodec::load(spec, None).unwrap();
+        assert_eq!(codec.config, model.config);
+        assert_eq!(codec.encode_chat(&chat, false).unwrap(), ids);
+    }
+    let mistral = ChatCodec::load(&spec, Some("mistral")).unwrap();
+    assert_ne!(
+        mistral.encode_chat(&chat, false).unwrap(),
+        ids,
+        "the override applies"
     );
 
     let batch = TokenBatch::single(&ids);
