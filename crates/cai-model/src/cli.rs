@@ -9,10 +9,10 @@ use crate::error::Result;
 use crate::loaded::{LoadOptions, LoadedModel};
 use crate::source::ModelSpec;
 
-/// Sends `tracing` logs to stderr, filtered by `RUST_LOG` (default `info`), and sets up the
-/// process for heavy tensor work ([`retain_freed_memory`](crate::allocator::retain_freed_memory)).
-/// Every stage's binary calls it first.
-pub fn init_logging() {
+/// Sets up a command-line program; every stage's binary calls it first. Sends `tracing` logs to
+/// stderr, filtered by `RUST_LOG` (default `info`), and keeps freed tensor memory for reuse
+/// ([`retain_freed_memory`](crate::allocator::retain_freed_memory)).
+pub fn init_process() {
     crate::allocator::retain_freed_memory();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

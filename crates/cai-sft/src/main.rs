@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cai_model::cli::init_logging();
+    cai_model::cli::init_process();
     let result =
         cai_sft::SftConfig::from_args(std::env::args_os()).and_then(|cfg| cai_sft::run(&cfg));
     match result {

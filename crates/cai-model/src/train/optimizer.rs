@@ -31,16 +31,7 @@ pub struct OptimizerSettings {
 impl OptimizerSettings {
     /// A fresh AdamW optimizer over a whole module, without burn's per-tensor clipping.
     pub fn init(&self) -> ModuleOptimizer {
-        let burn = AdamWConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(self.eps as f32)
-            .with_weight_decay(self.weight_decay as f32)
-            .build();
-        ModuleOptimizer::from(FusedAdamw {
-            settings: *self,
-            burn,
-        })
+        ModuleOptimizer::from(FusedAdamw::new(*self))
     }
 }
 
@@ -50,6 +41,18 @@ struct FusedAdamw {
     settings: OptimizerSettings,
     /// burn's AdamW with the same settings, for tensors the kernel does not take.
     burn: AdamW,
+}
+
+impl FusedAdamw {
+    fn new(settings: OptimizerSettings) -> Self {
+        let burn = AdamWConfig::new()
+            .with_beta_1(settings.beta1 as f32)
+            .with_beta_2(settings.beta2 as f32)
+            .with_epsilon(settings.eps as f32)
+            .with_weight_decay(settings.weight_decay as f32)
+            .build();
+        Self { settings, burn }
+    }
 }
 
 impl Optimizer for FusedAdamw {
@@ -62,10 +65,8 @@ impl Optimizer for FusedAdamw {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let amsgrad = state
-            .as_ref()
-            .is_some_and(|s| s.momentum.max_moment_2.is_some());
-        if amsgrad || !fused::adamw_applies(&tensor, &grad) {
+        // (`burn` is built without AMSGrad, so no state carries a maximum second moment.)
+        if !fused::adamw_applies(&tensor, &grad) {
             return self.burn.step(lr, tensor, grad, state);
         }
         // The moments are moved out of the state so the kernel can update them in place.
@@ -115,15 +116,7 @@ mod tests {
             eps: 1e-8,
             weight_decay: 0.01,
         };
-        let fused = FusedAdamw {
-            settings,
-            burn: AdamWConfig::new()
-                .with_beta_1(0.9)
-                .with_beta_2(0.98)
-                .with_epsilon(1e-8)
-                .with_weight_decay(0.01)
-                .build(),
-        };
+        let fused = FusedAdamw::new(settings);
         let (mut ours, mut theirs) = (filled(0.0), filled(0.0));
         let (mut our_state, mut their_state) = (None, None);
         for step in 0..3 {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cai_model::Engine;
-use cai_model::cli::{ModelArgs, init_logging};
+use cai_model::cli::{ModelArgs, init_process};
 use cai_serve::auth::load_api_key;
 use cai_serve::{AppState, ServerConfig, serve, shutdown_signal};
 use clap::Parser;
@@ -55,7 +55,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
+    init_process();
     let args = Args::parse();
     let api_key = load_api_key(args.api_key_file.as_deref())?;
     let model = args.model.load().context("loading the model")?;

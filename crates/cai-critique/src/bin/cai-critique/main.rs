@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cai_critique::{Backend, Config, Inputs, Observer};
-use cai_model::cli::{init_logging, progress_bar, spinner};
+use cai_model::cli::{init_process, progress_bar, spinner};
 use clap::Parser;
 use indicatif::ProgressBar;
 
@@ -78,7 +78,7 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    init_process();
     match run(flags::Flags::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

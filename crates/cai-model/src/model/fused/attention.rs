@@ -10,7 +10,7 @@ use burn_backend::ops::FloatTensorOps;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
-use super::math::{exp_le0, vectorized};
+use super::math::{dot, exp_le0, row_max, row_sum, vectorized};
 use super::{bools, dense, dims4, f32s};
 
 /// What the backward pass needs: the grouped queries, keys, values and the probabilities.
@@ -116,7 +116,7 @@ fn masked_softmax(row: &mut [f32], hidden: &[u8], scale: f32) {
             *z * scale
         };
     }
-    let max = super::math::row_max(row);
+    let max = row_max(row);
     if max == f32::NEG_INFINITY {
         row.fill(0.0);
         return;
@@ -125,7 +125,7 @@ fn masked_softmax(row: &mut [f32], hidden: &[u8], scale: f32) {
         let e = exp_le0(*z - max);
         *z = if h != 0 { 0.0 } else { e };
     }
-    let inv = 1.0 / super::math::row_sum(row) as f32;
+    let inv = 1.0 / row_sum(row) as f32;
     for z in row.iter_mut() {
         *z *= inv;
     }
@@ -134,7 +134,7 @@ fn masked_softmax(row: &mut [f32], hidden: &[u8], scale: f32) {
 /// One row: `grad` (`∂L/∂P`) becomes `∂L/∂S` for scores `S` scaled by `scale` before the softmax.
 #[inline(always)]
 fn softmax_backward(grad: &mut [f32], p: &[f32], scale: f32) {
-    let dot = super::math::dot(grad, p) as f32;
+    let dot = dot(grad, p) as f32;
     for (g, &p) in grad.iter_mut().zip(p) {
         *g = p * (*g - dot) * scale;
     }

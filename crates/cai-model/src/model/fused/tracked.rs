@@ -56,8 +56,7 @@ pub(super) fn grouped_attention(
     v: AutodiffTensor,
     mask: FlexTensor,
 ) -> AutodiffTensor {
-    let inputs = [&q, &k, &v].map(|t| t.primitive().clone());
-    let [q_in, k_in, v_in] = inputs;
+    let [q_in, k_in, v_in] = [&q, &k, &v].map(|t| t.primitive().clone());
     match AttentionStep
         .prepare::<NoCheckpointing>([q.node(), k.node(), v.node()])
         .compute_bound()
