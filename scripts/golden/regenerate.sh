@@ -9,6 +9,6 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r "$here/requirements.txt"
 fi
-gguf="${1:-$(cargo run --quiet -p cai-model -- fetch)}"
+gguf="${1:-$(cargo run --quiet -p cai-cli --bin cai-model -- fetch)}"
 export OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 "$venv/bin/python" "$here/make_golden.py" --gguf "$gguf" --out "$root/crates/cai-model/tests/fixtures"

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod pipeline;
+mod tidy;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -19,6 +20,7 @@ commands:
   pipeline           the CAI pipeline on the default model: SL-CAI data, then SFT (runs/pipeline)
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
+  tidy               check the workspace rules (crate dependencies, kernel users, file sizes)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
 ";
@@ -52,6 +54,8 @@ fn fetch_model_command() -> Command {
         "--quiet",
         "--release",
         "-p",
+        "cai-cli",
+        "--bin",
         "cai-model",
         "--",
         "fetch",
@@ -68,6 +72,7 @@ fn main() -> Result<()> {
             Some("sft") => bench::bench("sft", "cai-sft"),
             _ => bail!("usage: cargo xtask bench generate|sft"),
         },
+        Some("tidy") => tidy::tidy(),
         Some("golden") => run({
             let mut cmd = Command::new("bash");
             cmd.arg(project_root().join("scripts/golden/regenerate.sh"));

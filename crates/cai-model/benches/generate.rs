@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use cai_model::bench_support::{peak_rss_mib, pseudo_text_ids};
+use cai_cli::bench::{peak_rss_mib, pseudo_text_ids};
 use cai_model::{
     Engine, GenerationRequest, LoadOptions, LoadedModel, ModelSpec, Prompt, SamplingParams,
     TokenBatch,
@@ -74,7 +74,7 @@ fn decode_tok_s(engine: &Engine, batch: usize) -> f64 {
 }
 
 fn main() {
-    cai_model::allocator::retain_freed_memory();
+    cai_cli::allocator::retain_freed_memory();
     let out = std::env::args().skip(1).find(|a| a.ends_with(".json"));
     let model = LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap();
     let threads = rayon::current_num_threads();

@@ -28,6 +28,14 @@ impl Architecture {
         }
     }
 
+    /// The Hugging Face class of the same backbone with a sequence-classification (scalar) head.
+    pub fn hf_sequence_class(self) -> &'static str {
+        match self {
+            Self::Llama => "LlamaForSequenceClassification",
+            Self::Mistral => "MistralForSequenceClassification",
+        }
+    }
+
     /// The Hugging Face `model_type`.
     pub fn model_type(self) -> &'static str {
         match self {

@@ -12,22 +12,19 @@
 //! The device is chosen at run time ([`device::parse_device`]): burn's `flex` CPU backend by
 //! default, CUDA with the `cuda` feature.
 
-pub mod allocator;
-pub mod bench_support;
 pub mod chat;
-pub mod cli;
 pub mod config;
 pub mod device;
 pub mod error;
 pub mod generate;
 pub mod gguf;
+pub mod kernels;
 pub mod loaded;
 pub mod model;
 pub mod save;
 pub mod scoring;
 pub mod source;
 pub mod tokenizer;
-pub mod train;
 pub mod weights;
 
 pub use chat::{ChatTemplate, Message};
@@ -37,7 +34,7 @@ pub use generate::{
     Engine, FinishReason, Generation, GenerationRequest, Generator, Prompt, SamplingParams,
 };
 pub use loaded::{ChatCodec, LoadOptions, LoadedModel, SpecialTokens};
-pub use model::{CausalLm, KvCache, TokenBatch};
+pub use model::{CausalLm, KvCache, ScalarHead, TokenBatch};
 pub use scoring::{ChatEncoding, masked_mean_nll};
 pub use source::{LocalModel, ModelSpec};
 pub use tokenizer::Tokenizer;

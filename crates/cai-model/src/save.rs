@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::error::{ModelError, Result};
 use crate::loaded::LoadedModel;
+use crate::model::{SCORE_WEIGHT, ScalarHead};
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -42,8 +43,22 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 impl LoadedModel {
     /// Saves the model in Hugging Face layout under `dir` (created if needed), weights as `f32`.
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
+        self.write_hf(dir, None)
+    }
+
+    /// Saves the backbone with `head` as a Hugging Face `*ForSequenceClassification` model with
+    /// one label (`score.weight`, no LM head), as transformers loads reward models.
+    pub fn save_hf_with_score_head(&self, dir: &Path, head: &ScalarHead) -> Result<()> {
+        self.write_hf(dir, Some(head))
+    }
+
+    fn write_hf(&self, dir: &Path, head: Option<&ScalarHead>) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
-        let tensors = self.lm.hf_tensors();
+        let mut tensors = self.lm.hf_tensors();
+        if let Some(head) = head {
+            tensors.retain(|(name, _)| name != "lm_head.weight");
+            tensors.push((SCORE_WEIGHT.to_string(), head.hf_tensor()));
+        }
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
             .into_iter()
             .map(|(name, t)| {
@@ -65,7 +80,17 @@ impl LoadedModel {
             .map_err(|e| ModelError::format(&weights_path, e.to_string()))?;
         write_atomic(&weights_path, &serialized)?;
 
-        write_json(&dir.join("config.json"), &self.config.to_hf_json())?;
+        let mut config = self.config.to_hf_json();
+        if head.is_some() {
+            config["architectures"] = json!([self.config.architecture.hf_sequence_class()]);
+            config["id2label"] = json!({"0": "LABEL_0"});
+            config["label2id"] = json!({"LABEL_0": 0});
+            // transformers finds each row's last token through the padding id.
+            if config["pad_token_id"].is_null() {
+                config["pad_token_id"] = json!(self.stop_token_ids().first());
+            }
+        }
+        write_json(&dir.join("config.json"), &config)?;
         let tok_path = dir.join("tokenizer.json");
         let tok_json =
             self.tokenizer

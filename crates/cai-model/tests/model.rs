@@ -8,8 +8,8 @@ mod model {
     pub mod fused;
     pub mod generate;
     pub mod gguf;
-    pub mod lora;
     pub mod save;
+    pub mod scalar_head;
     pub mod smollm2;
     pub mod tiny_mistral;
 }

@@ -6,13 +6,13 @@
 
 use std::time::Instant;
 
-use cai_model::bench_support::{peak_rss_mib, pseudo_text_ids};
+use cai_cli::bench::{peak_rss_mib, pseudo_text_ids};
 use cai_model::burn::optim::GradientsParams;
-use cai_model::train::{OptimizerSettings, clip_global_norm, stable_param_ids};
 use cai_model::{LoadOptions, LoadedModel, ModelSpec};
 use cai_sft::batches::{MicroBatch, Row};
 use cai_sft::encode::Example;
 use cai_sft::loss::mean_target_nll;
+use cai_train::{OptimizerSettings, clip_global_norm, stable_param_ids};
 use serde_json::json;
 
 const BATCH: usize = 4;
@@ -24,7 +24,7 @@ fn row_ids(row: usize) -> Vec<u32> {
 }
 
 fn main() {
-    cai_model::allocator::retain_freed_memory();
+    cai_cli::allocator::retain_freed_memory();
     let out = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))

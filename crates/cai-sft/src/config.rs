@@ -1,219 +1,166 @@
-//! The SFT configuration: one flat set of options, each both a `--flag` and a key of the
-//! `--config` TOML file (same name, `snake_case` or `kebab-case`). Flags on the command line win
-//! over the file. Defaults follow NeMo's `gpt_sft.yaml` (see `docs/stages/sft.md`).
+//! The SFT configuration: defaults after NeMo's `gpt_sft.yaml` (see `docs/stages/sft.md`),
+//! overridden by a TOML file, overridden by the flags given on the command line (the binary's
+//! flag layer); keys are the field names (`snake_case`, or `kebab-case` in the file).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use cai_model::train::{LoraSettings, LrSchedule, OptimizerSettings};
-use clap::Parser;
-use serde::Serialize;
+use cai_train::{LoraSettings, LrSchedule, OptimizerSettings, TrainModelSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Result, SftError};
 
-/// Supervised fine-tuning with assistant-only loss.
-#[derive(Debug, Clone, Parser, Serialize)]
-#[command(name = "cai-sft", version, args_override_self = true)]
+/// Supervised fine-tuning with assistant-only loss: everything one run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SftConfig {
-    /// TOML file of options (keys are the long flag names); command-line flags override it.
-    #[arg(long)]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-
     /// Model to fine-tune: `.gguf`, Hugging Face directory, `hf:REPO[@REV]`, or `default`.
-    #[arg(long, default_value = "default")]
     pub model: String,
     /// Device: `cpu` (burn flex) or, with the `cuda` feature, `cuda` / `cuda:N`.
-    #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Dtype of the trained weights: f32, bf16 or f16.
-    #[arg(long, default_value = "f32")]
     pub dtype: String,
     /// Chat template override: `mistral`, `nemo` (`<extra_id_*>`), `chatml`, or a Jinja file.
-    #[arg(long)]
     pub chat_template: Option<String>,
 
-    /// Training conversations: NeMo chat JSONL (`conversations`) or Hugging Face `messages`.
-    #[arg(long)]
+    /// Training conversations: NeMo chat JSONL (`conversations`) or Hugging Face `messages`
+    /// (required).
     pub train_file: PathBuf,
     /// Held-out conversations for the validation loss.
-    #[arg(long)]
     pub validation_file: Option<PathBuf>,
     /// Without `validation_file`, the fraction of training conversations held out for validation
     /// (removed from training; `0` disables validation).
-    #[arg(long, default_value_t = 0.05)]
     pub validation_fraction: f64,
-    /// Directory for checkpoints, metrics and the final model (`model/`, Hugging Face layout).
-    #[arg(long)]
+    /// Directory for checkpoints, metrics and the final model (`model/`, Hugging Face layout)
+    /// (required).
     pub output_dir: PathBuf,
 
     /// Longest training sequence in tokens; longer conversations are cut on the right.
-    #[arg(long, default_value_t = 4096)]
     pub max_seq_length: usize,
     /// Pack several conversations per sequence (attention stays inside each conversation).
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub packing: bool,
     /// Sequences per forward/backward pass.
-    #[arg(long, default_value_t = 1)]
     pub micro_batch_size: usize,
     /// Sequences per optimizer step (a multiple of `micro_batch_size`).
-    #[arg(long, default_value_t = 128)]
     pub global_batch_size: usize,
     /// Passes over the training data (ignored when `max_steps` is set).
-    #[arg(long, default_value_t = 1)]
     pub max_epochs: u64,
     /// Optimizer steps to train for, cycling over the data as needed.
-    #[arg(long)]
     pub max_steps: Option<u64>,
     /// End this invocation after this many steps (checkpointing first) without changing the
-    /// schedule, to split one run across jobs; `--resume` continues it.
-    #[arg(long)]
+    /// schedule, to split one run across jobs; `resume` continues it.
     pub stop_after_steps: Option<u64>,
     /// Seed of shuffling, the held-out split and LoRA initialisation.
-    #[arg(long, default_value_t = 1234)]
     pub seed: u64,
 
     /// Peak learning rate.
-    #[arg(long, default_value_t = 3e-5)]
     pub lr: f64,
     /// Final learning rate of the cosine schedule.
-    #[arg(long, default_value_t = 9e-7)]
     pub min_lr: f64,
     /// Linear warm-up steps.
-    #[arg(long, default_value_t = 10)]
     pub warmup_steps: u64,
     /// Steps held at `min_lr` at the end of the schedule (NeMo `constant_steps`).
-    #[arg(long, default_value_t = 1000)]
     pub constant_steps: u64,
     /// AdamW β₁.
-    #[arg(long, default_value_t = 0.9)]
     pub beta1: f64,
     /// AdamW β₂.
-    #[arg(long, default_value_t = 0.98)]
     pub beta2: f64,
     /// AdamW ε.
-    #[arg(long, default_value_t = 1e-8)]
     pub eps: f64,
     /// AdamW decoupled weight decay.
-    #[arg(long, default_value_t = 0.01)]
     pub weight_decay: f64,
     /// Clip the global gradient norm to this value (`0` disables).
-    #[arg(long, default_value_t = 1.0)]
     pub gradient_clip_val: f64,
 
     /// Compute the validation loss every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
     pub val_check_interval: u64,
     /// Use at most this many validation micro-batches.
-    #[arg(long)]
     pub limit_val_batches: Option<usize>,
     /// Write a checkpoint every this many steps (`0`: only when stopping early).
-    #[arg(long, default_value_t = 100)]
     pub save_interval: u64,
     /// Keep only the newest this many checkpoints.
-    #[arg(long, default_value_t = 3)]
     pub keep_checkpoints: usize,
     /// Continue from the newest checkpoint in `output_dir`.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub resume: bool,
 
     /// Parameter-efficient fine-tuning: `none` (full fine-tuning) or `lora`.
-    #[arg(long, default_value = "none")]
     pub peft: String,
     /// LoRA rank.
-    #[arg(long, default_value_t = 32)]
     pub lora_rank: usize,
     /// LoRA alpha (the update is scaled by alpha / rank).
-    #[arg(long, default_value_t = 32.0)]
     pub lora_alpha: f64,
     /// LoRA dropout on the adapters' input while training, in [0, 1).
-    #[arg(long, default_value_t = 0.0)]
     pub lora_dropout: f64,
-    /// Linear layers LoRA adapts (comma-separated HF names).
-    #[arg(long, value_delimiter = ',', default_value = "q_proj,k_proj,v_proj")]
+    /// Linear layers LoRA adapts (HF names).
     pub lora_target_modules: Vec<String>,
 
     /// Hide the progress bar.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub quiet: bool,
 }
 
-/// Renders one TOML value as a command-line argument value.
-fn toml_arg(key: &str, value: &toml::Value) -> Result<String> {
-    Ok(match value {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Array(items) => items
-            .iter()
-            .map(|item| toml_arg(key, item))
-            .collect::<Result<Vec<_>>>()?
-            .join(","),
-        other => {
-            return Err(SftError::Config(format!(
-                "key `{key}`: unsupported value {other}"
-            )));
-        }
-    })
-}
-
-/// The `--config` path among raw arguments, if any.
-fn config_path(args: &[OsString]) -> Option<PathBuf> {
-    let mut iter = args.iter().filter_map(|a| a.to_str());
-    while let Some(arg) = iter.next() {
-        if arg == "--config" {
-            return iter.next().map(PathBuf::from);
-        }
-        if let Some(path) = arg.strip_prefix("--config=") {
-            return Some(PathBuf::from(path));
+impl Default for SftConfig {
+    /// NeMo's `gpt_sft.yaml` defaults, with no training file or output directory yet.
+    fn default() -> Self {
+        Self {
+            model: "default".into(),
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            chat_template: None,
+            train_file: PathBuf::new(),
+            validation_file: None,
+            validation_fraction: 0.05,
+            output_dir: PathBuf::new(),
+            max_seq_length: 4096,
+            packing: false,
+            micro_batch_size: 1,
+            global_batch_size: 128,
+            max_epochs: 1,
+            max_steps: None,
+            stop_after_steps: None,
+            seed: 1234,
+            lr: 3e-5,
+            min_lr: 9e-7,
+            warmup_steps: 10,
+            constant_steps: 1000,
+            beta1: 0.9,
+            beta2: 0.98,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            gradient_clip_val: 1.0,
+            val_check_interval: 100,
+            limit_val_batches: None,
+            save_interval: 100,
+            keep_checkpoints: 3,
+            resume: false,
+            peft: "none".into(),
+            lora_rank: 32,
+            lora_alpha: 32.0,
+            lora_dropout: 0.0,
+            lora_target_modules: ["q_proj", "k_proj", "v_proj"].map(String::from).to_vec(),
+            quiet: false,
         }
     }
-    None
-}
-
-/// The options of a TOML file as `--key value` arguments.
-fn file_args(path: &Path) -> Result<Vec<OsString>> {
-    let text = std::fs::read_to_string(path).map_err(|e| SftError::io(path, e))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| SftError::Config(format!("{}: {e}", path.display())))?;
-    let mut out = Vec::new();
-    for (key, value) in &table {
-        if key == "config" {
-            return Err(SftError::Config(format!(
-                "{}: `config` cannot be nested",
-                path.display()
-            )));
-        }
-        out.push(format!("--{}", key.replace('_', "-")).into());
-        out.push(toml_arg(key, value)?.into());
-    }
-    Ok(out)
 }
 
 impl SftConfig {
-    /// Parses `args` (program name first), reading the `--config` file first so that flags given
-    /// on the command line override its keys. Unknown keys are errors, as unknown flags are.
-    pub fn from_args<I, T>(args: I) -> Result<Self>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<OsString>,
-    {
-        let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        if let Some(path) = config_path(&args) {
-            let from_file = file_args(&path)?;
-            let rest = args.split_off(1.min(args.len()));
-            args.extend(from_file);
-            args.extend(rest);
-        }
-        let config = Self::try_parse_from(args)?;
+    /// Defaults, then the TOML file at `file` (if any), then `overrides` (a JSON object of the
+    /// flags given), checked. Unknown keys are errors naming the key and where it came from.
+    pub fn load(file: Option<&Path>, overrides: Value) -> Result<Self> {
+        let config = cai_cli::load_layered(&Self::default(), file, overrides)
+            .map_err(|e| SftError::Config(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the settings together; the message names the field.
+    pub fn validate(&self) -> Result<()> {
         let fail = |m: String| Err(SftError::Config(m));
+        if self.train_file.as_os_str().is_empty() {
+            return fail("train_file is required".into());
+        }
+        if self.output_dir.as_os_str().is_empty() {
+            return fail("output_dir is required".into());
+        }
         if self.micro_batch_size == 0
             || !self.global_batch_size.is_multiple_of(self.micro_batch_size)
         {
@@ -268,6 +215,18 @@ impl SftConfig {
         })
     }
 
+    /// The model to train, as `cai_train` loads it.
+    pub fn model_spec(&self) -> TrainModelSpec {
+        TrainModelSpec {
+            model: self.model.clone(),
+            device: self.device.clone(),
+            dtype: self.dtype.clone(),
+            chat_template: self.chat_template.clone(),
+            seed: self.seed,
+            lora: self.lora(),
+        }
+    }
+
     /// Micro-batches per optimizer step.
     pub fn accumulation_steps(&self) -> usize {
         self.global_batch_size / self.micro_batch_size
@@ -277,6 +236,7 @@ impl SftConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn flags_override_the_file_and_unknown_keys_fail() {
@@ -288,14 +248,7 @@ mod tests {
              lora_target_modules = [\"q_proj\", \"o_proj\"]\nglobal_batch_size = 8\n",
         )
         .unwrap();
-        let cfg = SftConfig::from_args([
-            "cai-sft",
-            "--config",
-            path.to_str().unwrap(),
-            "--lr",
-            "2e-4",
-        ])
-        .unwrap();
+        let cfg = SftConfig::load(Some(&path), json!({"lr": 2e-4})).unwrap();
         assert_eq!(cfg.lr, 2e-4);
         assert!(cfg.packing);
         assert_eq!(cfg.lora_target_modules, ["q_proj", "o_proj"]);
@@ -308,27 +261,32 @@ mod tests {
             "train_file = \"a\"\noutput_dir = \"o\"\nlearning_rate = 1\n",
         )
         .unwrap();
-        let err = SftConfig::from_args(["cai-sft", "--config", path.to_str().unwrap()]);
-        assert!(err.unwrap_err().to_string().contains("learning-rate"));
+        let err = SftConfig::load(Some(&path), json!({})).unwrap_err();
+        assert!(err.to_string().contains("learning_rate"), "{err}");
     }
 
     #[test]
     fn the_example_config_parses() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/sft.example.toml");
-        let cfg = SftConfig::from_args(["cai-sft", "--config", path]).unwrap();
+        let cfg = SftConfig::load(Some(Path::new(path)), json!({})).unwrap();
         assert_eq!(cfg.accumulation_steps(), 4);
         assert!(cfg.lora().is_none());
     }
 
     #[test]
     fn inconsistent_batches_are_rejected() {
-        let err = SftConfig::from_args([
-            "cai-sft",
-            "--train-file=a",
-            "--output-dir=o",
-            "--micro-batch-size=3",
-            "--global-batch-size=8",
-        ]);
+        let err = SftConfig::load(
+            None,
+            json!({"train_file": "a", "output_dir": "o", "micro_batch_size": 3, "global_batch_size": 8}),
+        );
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn the_training_file_and_output_directory_are_required() {
+        let err = SftConfig::load(None, json!({"output_dir": "o"})).unwrap_err();
+        assert!(err.to_string().contains("train_file"), "{err}");
+        let err = SftConfig::load(None, json!({"train_file": "a"})).unwrap_err();
+        assert!(err.to_string().contains("output_dir"), "{err}");
     }
 }

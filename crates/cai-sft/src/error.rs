@@ -34,9 +34,6 @@ pub enum SftError {
         /// What is wrong.
         reason: String,
     },
-    /// The command line could not be parsed (or help/version was asked for).
-    #[error("{0}")]
-    Usage(#[from] clap::Error),
     /// The configuration is inconsistent or unusable.
     #[error("config: {0}")]
     Config(String),

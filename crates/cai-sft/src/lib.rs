@@ -14,8 +14,9 @@
 //! - `--resume` continues exactly: N steps straight and k + resume + (N − k) give the same
 //!   weights ([`checkpoint`]).
 //!
-//! The shared machinery (schedule, clipping, optimizer, checkpoints, metrics) lives in
-//! `cai_model::train` so the reward-model and PPO stages reuse it without depending on this crate.
+//! The shared machinery (the chunked loss core, schedule, clipping, optimizer, accumulation,
+//! checkpoints, LoRA, metrics) lives in `cai-train` so the reward-model and PPO stages reuse it
+//! without depending on this crate.
 
 pub mod batches;
 pub mod checkpoint;

@@ -6,15 +6,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use cai_model::CausalLm;
 use cai_model::model::rope::RopeTables;
-use cai_model::train::{CheckpointDir, LoraSettings, MetricsLogger, clip_global_norm};
+use cai_train::{
+    CheckpointDir, DataCursor, LoraSettings, MetricsLogger, StepOutcome, accumulated_step,
+    load_checkpoint_state, merged, next_global_batch, optimizer_for, save_checkpoint,
+};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::batches::{DataCursor, MicroBatch, Row, next_global_batch};
-use crate::checkpoint::{self, TrainState};
+use crate::batches::{MicroBatch, Row};
+use crate::checkpoint::TrainState;
 use crate::config::SftConfig;
 use crate::dataset::Dataset;
 use crate::encode::EncodeStats;
@@ -70,16 +73,7 @@ fn validation_loss(
     Some(total / chunks.len() as f64)
 }
 
-/// Result of one optimizer step.
-struct StepOutcome {
-    lm: CausalLm,
-    loss: f64,
-    grad_norm: f64,
-    tokens: usize,
-}
-
-/// One optimizer step over the global batch `rows`: a backward per micro-batch (burn has no
-/// `retain_graph`), gradients summed, clipped by global norm, then AdamW.
+/// One optimizer step over the global batch `rows`, in micro-batches of the configured size.
 fn optimizer_step(
     lm: CausalLm,
     rope: &RopeTables,
@@ -88,33 +82,28 @@ fn optimizer_step(
     cfg: &SftConfig,
     lr: f64,
     pad: u32,
-) -> StepOutcome {
-    let micro_batches: Vec<&[&Row]> = rows.chunks(cfg.micro_batch_size).collect();
-    let scale = 1.0 / micro_batches.len() as f64;
-    let mut accumulator = GradientsAccumulator::<CausalLm>::new();
-    let (mut loss, mut tokens) = (0.0, 0);
-    for rows in micro_batches {
-        let batch = MicroBatch::new(rows, pad);
-        let micro_loss = mean_target_nll(&lm, rope, &batch);
-        loss += micro_loss.clone().into_scalar::<f32>() as f64 * scale;
-        tokens += batch.real_tokens;
-        let grads = micro_loss.mul_scalar(scale).backward();
-        accumulator.accumulate(&lm, GradientsParams::from_grads(grads, &lm));
-    }
-    let (grads, grad_norm) = clip_global_norm(&lm, accumulator.grads(), cfg.gradient_clip_val);
-    StepOutcome {
-        lm: optim.step(lr, lm, grads),
-        loss,
-        grad_norm,
-        tokens,
-    }
+) -> (StepOutcome<CausalLm>, usize) {
+    let micro_batches: Vec<MicroBatch> = rows
+        .chunks(cfg.micro_batch_size)
+        .map(|rows| MicroBatch::new(rows, pad))
+        .collect();
+    let tokens = micro_batches.iter().map(|b| b.real_tokens).sum();
+    let outcome = accumulated_step(
+        lm,
+        optim,
+        &micro_batches,
+        lr,
+        cfg.gradient_clip_val,
+        |lm, batch| mean_target_nll(lm, rope, batch),
+    );
+    (outcome, tokens)
 }
 
 fn progress(cfg: &SftConfig, max_steps: u64, start: u64) -> ProgressBar {
     let bar = if cfg.quiet {
         ProgressBar::hidden()
     } else {
-        cai_model::cli::progress_bar(max_steps, "steps")
+        cai_cli::progress_bar(max_steps, "steps")
     };
     bar.set_position(start);
     bar
@@ -140,7 +129,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         serde_json::to_string_pretty(cfg).map_err(|e| SftError::Config(e.to_string()))?;
     cai_model::save::write_atomic(&out.join("config.json"), config_json.as_bytes())?;
 
-    let mut model = checkpoint::load_model(cfg, resume_dir)?;
+    let mut model = cfg.model_spec().load(resume_dir)?;
     let data = Dataset::prepare(&model, cfg)?;
     let pad = model.config.pad_token_id.unwrap_or(0);
     let steps_per_epoch = (data.train.len() / cfg.global_batch_size) as u64;
@@ -162,12 +151,12 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         consumed_samples: 0,
     };
     if let Some((_, path)) = &resume {
-        let saved = checkpoint::load_state(path)?;
+        let saved: TrainState = load_checkpoint_state(path)?;
         saved.check_compatible(&state, path)?;
         tracing::info!(step = saved.step, dir = %path.display(), "resuming");
         state = saved;
     }
-    let mut optim = checkpoint::load_optimizer_state(cfg, resume_dir)?;
+    let mut optim = optimizer_for(&cfg.optimizer(), resume_dir)?;
     let schedule = cfg.schedule(max_steps);
     let mut metrics = MetricsLogger::open(out, resume.as_ref().map(|(step, _)| *step))?;
     let lora = cfg.lora().is_some();
@@ -190,8 +179,8 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         if cfg.lora_dropout > 0.0 {
             LoraSettings::seed_dropout(&lm.device(), cfg.seed, state.step);
         }
-        let outcome = optimizer_step(lm, &model.rope, &mut optim, &rows, cfg, lr, pad);
-        lm = outcome.lm;
+        let (outcome, tokens) = optimizer_step(lm, &model.rope, &mut optim, &rows, cfg, lr, pad);
+        lm = outcome.module;
         state.step += 1;
         state.consumed_samples += rows.len() as u64;
         let secs = started.elapsed().as_secs_f64();
@@ -204,7 +193,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
                 ("loss", outcome.loss),
                 ("lr", lr),
                 ("grad_norm", outcome.grad_norm),
-                ("tokens_per_s", outcome.tokens as f64 / secs),
+                ("tokens_per_s", tokens as f64 / secs),
                 ("step_time", secs),
                 ("consumed_samples", state.consumed_samples as f64),
                 ("epoch", state.cursor.epoch as f64),
@@ -232,7 +221,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         if !last && (periodic || state.step == stop_at) {
             metrics.flush()?;
             model.lm = lm;
-            let saved = checkpoint::save(&ckpts, &model, &optim, &state, lora);
+            let saved = save_checkpoint(&ckpts, state.step, &model, &optim, &state, lora);
             lm = model.lm;
             saved?;
         }
@@ -243,7 +232,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
 
     let model_dir = if state.step == max_steps {
         let dir = out.join("model");
-        checkpoint::merged(model, lora).save_hf(&dir)?;
+        merged(model, lora).save_hf(&dir)?;
         Some(dir)
     } else {
         None

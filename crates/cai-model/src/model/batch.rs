@@ -113,6 +113,13 @@ impl TokenBatch {
         &self.valid[r * self.seq..(r + 1) * self.seq]
     }
 
+    /// Index of the last real (non-padding) token of each row (`0` for a row without one).
+    pub fn last_real_positions(&self) -> Vec<usize> {
+        (0..self.batch)
+            .map(|r| self.row_valid(r).iter().rposition(|&v| v).unwrap_or(0))
+            .collect()
+    }
+
     /// The ids as an `[batch, seq]` integer tensor.
     pub fn ids_tensor(&self, device: &Device) -> Tensor<2, Int> {
         let ids: Vec<i64> = self.ids.iter().map(|&i| i as i64).collect();

@@ -8,9 +8,9 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Tensor};
 
 use super::cache::KvCache;
-use super::fused;
 use super::projection::project;
 use super::rope::apply_rotary;
+use crate::kernels::fused;
 
 /// Where a layer writes its keys and values during cached decoding.
 pub struct LayerCache<'a> {
@@ -40,7 +40,7 @@ pub struct Attention {
     /// Width of a head.
     pub head_dim: usize,
     /// Dropout on the input of LoRA adapters while training (see [`project`]); 0 otherwise.
-    pub lora_dropout: f64,
+    pub(crate) lora_dropout: f64,
 }
 
 impl Attention {
@@ -142,7 +142,7 @@ pub struct Mlp {
     /// Down projection.
     pub down_proj: Linear,
     /// Dropout on the input of LoRA adapters while training (see [`project`]); 0 otherwise.
-    pub lora_dropout: f64,
+    pub(crate) lora_dropout: f64,
 }
 
 impl Mlp {

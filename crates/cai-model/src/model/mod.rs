@@ -7,24 +7,25 @@
 
 mod batch;
 pub mod cache;
-pub mod fused;
 mod layers;
 pub mod mask;
 mod projection;
 pub mod rope;
-pub mod skinny;
-mod switch;
+mod scalar_head;
 mod weights_io;
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::kernels::skinny;
+
 pub use batch::TokenBatch;
 pub use cache::KvCache;
 pub use layers::{Attention, DecoderLayer, LayerCache, Mlp};
 use mask::{KeySlots, attention_mask};
 use rope::RopeTables;
+pub use scalar_head::{SCORE_WEIGHT, ScalarHead};
 
 /// A Llama/Mistral causal language model.
 #[derive(Module, Debug)]
@@ -104,6 +105,16 @@ impl CausalLm {
         };
         let vocab = logits.dims()[1];
         logits.reshape([b, t, vocab])
+    }
+
+    /// The model with dropout `p` on the LoRA adapters' input of every decoder projection (used
+    /// only while gradients are tracked and a projection carries an adapter; `0` turns it off).
+    pub fn with_lora_dropout(mut self, p: f64) -> Self {
+        for layer in &mut self.layers {
+            layer.self_attn.lora_dropout = p;
+            layer.mlp.lora_dropout = p;
+        }
+        self
     }
 
     /// Logits at every position: `forward_hidden` then `logits`.

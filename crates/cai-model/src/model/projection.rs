@@ -5,7 +5,7 @@ use burn::module::LoraAdapter;
 use burn::nn::Linear;
 use burn::tensor::{Distribution, Tensor};
 
-use super::skinny;
+use crate::kernels::skinny;
 
 /// `linear(x)` for `x: [rows, in]`.
 ///

@@ -130,7 +130,18 @@ impl CausalLm {
         let lm_head = if cfg.tie_word_embeddings {
             None
         } else {
-            Some(loader.linear("lm_head.weight")?)
+            match loader.linear("lm_head.weight") {
+                Ok(head) => Some(head),
+                // A sequence-classification checkpoint (a reward model) has a scalar head instead
+                // of an LM head; its backbone loads, with logits through the embedding.
+                Err(ModelError::MissingTensor { .. })
+                    if source.read(super::SCORE_WEIGHT)?.is_some() =>
+                {
+                    tracing::info!("no lm_head.weight beside score.weight: a scalar-head model");
+                    None
+                }
+                Err(e) => return Err(e),
+            }
         };
         Ok(Self {
             embed_tokens,

@@ -5,7 +5,7 @@ use cai_model::burn::tensor::activation::{silu, softmax};
 use cai_model::burn::tensor::module::attention;
 use cai_model::burn::tensor::ops::AttentionModuleOptions;
 use cai_model::burn::tensor::{Bool, Device, Tensor, TensorData};
-use cai_model::model::fused;
+use cai_model::kernels::fused;
 
 use super::common::values;
 

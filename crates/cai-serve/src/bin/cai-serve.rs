@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use cai_cli::{ModelArgs, init_process};
 use cai_model::Engine;
-use cai_model::cli::{ModelArgs, init_process};
 use cai_serve::auth::load_api_key;
 use cai_serve::{AppState, ServerConfig, serve, shutdown_signal};
 use clap::Parser;

@@ -100,7 +100,28 @@ pub fn tiny_config(work: &Path, out: &str, extra: &[&str]) -> SftConfig {
     .map(|s| s.to_string())
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
-    SftConfig::from_args(args).unwrap()
+    config_from_flags(&args)
+}
+
+/// The configuration that `cai-sft` builds from command-line flags (`--key value`, or a bare
+/// `--key` for `true`): each flag becomes the override of the field of that name.
+pub fn config_from_flags<S: AsRef<str>>(args: &[S]) -> SftConfig {
+    let mut overrides = serde_json::Map::new();
+    let mut args = args.iter().map(AsRef::as_ref).skip(1).peekable();
+    while let Some(flag) = args.next() {
+        let key = flag.strip_prefix("--").expect("a flag").replace('-', "_");
+        let value = match args.peek() {
+            Some(next) if !next.starts_with("--") => args.next().unwrap(),
+            _ => "true",
+        };
+        let value = if key == "lora_target_modules" {
+            serde_json::json!(value.split(',').collect::<Vec<_>>())
+        } else {
+            serde_json::from_str(value).unwrap_or_else(|_| serde_json::json!(value))
+        };
+        overrides.insert(key, value);
+    }
+    SftConfig::load(None, overrides.into()).unwrap()
 }
 
 /// Row-major f32 values of a tensor.

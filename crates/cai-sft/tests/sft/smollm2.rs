@@ -71,7 +71,7 @@ fn full_fine_tuning_overfits_eight_conversations() {
         .collect();
     std::fs::write(&data, lines.join("\n")).unwrap();
     let out = work.path().join("out");
-    let cfg = cai_sft::SftConfig::from_args([
+    let cfg = super::common::config_from_flags(&[
         "cai-sft",
         "--train-file",
         data.to_str().unwrap(),
@@ -96,8 +96,7 @@ fn full_fine_tuning_overfits_eight_conversations() {
         "--save-interval",
         "0",
         "--quiet",
-    ])
-    .unwrap();
+    ]);
     let summary = cai_sft::run(&cfg).unwrap();
     let (first, last) = (summary.first_loss.unwrap(), summary.last_loss.unwrap());
     assert!(last < 0.6 * first, "loss {first} → {last}");

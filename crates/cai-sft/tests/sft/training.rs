@@ -1,12 +1,11 @@
 //! Training runs on the tiny model: overfitting and outputs, exact resume, LoRA resume and merge.
 
 use cai_model::burn::tensor::Device;
-use cai_model::train::LoraSettings;
 use cai_model::{LoadOptions, LoadedModel, ModelSpec, TokenBatch};
+use cai_train::LoraSettings;
 use std::path::Path;
 
 use cai_sft::SftConfig;
-use cai_sft::checkpoint;
 
 use super::common::{max_abs_diff, metrics, tiny_config, tiny_model, values, weight_diff};
 
@@ -188,7 +187,7 @@ fn lora_resumes_exactly_and_merges_into_the_same_logits() {
 
     // Base + adapter (from the step-3 checkpoint) vs merged weights vs the exported HF model.
     let ckpt = work.path().join("split/checkpoints/ckpt-3");
-    let adapted = checkpoint::load_model(&first, Some(&ckpt)).unwrap();
+    let adapted = first.model_spec().load(Some(&ckpt)).unwrap();
     let tokens = TokenBatch::single(&[1, 50, 60, 70, 80, 90, 100]);
     let with_adapter = values(adapted.lm.forward(&tokens, &adapted.rope, None));
     let merged_lm = LoraSettings::merge(adapted.lm);

@@ -10,8 +10,8 @@ mod flags;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use cai_cli::{init_process, progress_bar, spinner};
 use cai_critique::{Backend, Config, Inputs, Observer};
-use cai_model::cli::{init_process, progress_bar, spinner};
 use clap::Parser;
 use indicatif::ProgressBar;
 

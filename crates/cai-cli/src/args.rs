@@ -1,48 +1,9 @@
-//! Helpers shared by the command-line tools of every stage: logging setup, progress display and
-//! the common `--model` options.
+//! The options every tool that loads or samples a model shares: `--model`, `--device`, `--dtype`,
+//! `--chat-template`, and NeMo's sampling parameters.
 
-use std::time::Duration;
+use cai_model::{LoadOptions, LoadedModel, ModelSpec, Result};
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::error::Result;
-use crate::loaded::{LoadOptions, LoadedModel};
-use crate::source::ModelSpec;
-
-/// Sets up a command-line program; every stage's binary calls it first. Sends `tracing` logs to
-/// stderr, filtered by `RUST_LOG` (default `info`), and keeps freed tensor memory for reuse
-/// ([`retain_freed_memory`](crate::allocator::retain_freed_memory)).
-pub fn init_process() {
-    crate::allocator::retain_freed_memory();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// A spinner on stderr for a step of unknown length (hidden when stderr is not a terminal).
-pub fn spinner(message: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(message.to_string());
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
-
-/// A progress bar over `len` items with a rate and ETA.
-pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    let template = format!("{{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) {{msg}}");
-    bar.set_style(
-        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
+use crate::progress::spinner;
 
 /// The model options every tool accepts.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,8 +28,8 @@ impl ModelArgs {
     pub fn load(&self) -> Result<LoadedModel> {
         let spec = ModelSpec::parse(&self.model)?;
         let opts = LoadOptions {
-            device: crate::device::parse_device(&self.device)?,
-            dtype: crate::device::parse_dtype(&self.dtype)?,
+            device: cai_model::device::parse_device(&self.device)?,
+            dtype: cai_model::device::parse_dtype(&self.dtype)?,
             chat_template: self.chat_template.clone(),
         };
         let bar = spinner(&format!("loading {}", self.model));
@@ -117,9 +78,9 @@ pub struct SamplingArgs {
 }
 
 impl SamplingArgs {
-    /// The corresponding [`crate::SamplingParams`].
-    pub fn params(&self) -> crate::SamplingParams {
-        crate::SamplingParams {
+    /// The corresponding [`cai_model::SamplingParams`].
+    pub fn params(&self) -> cai_model::SamplingParams {
+        cai_model::SamplingParams {
             greedy: self.greedy,
             temperature: self.temperature,
             top_k: self.top_k,

@@ -1,12 +1,20 @@
 //! `cai-sft --config sft.toml [--flag value …]`: supervised fine-tuning (see `cai_sft`).
 
+mod flags;
+
 use std::process::ExitCode;
 
+use clap::Parser;
+
+fn run(flags: flags::Flags) -> anyhow::Result<cai_sft::Summary> {
+    let overrides = cai_cli::given_flags(&flags)?;
+    let cfg = cai_sft::SftConfig::load(flags.config.as_deref(), overrides)?;
+    Ok(cai_sft::run(&cfg)?)
+}
+
 fn main() -> ExitCode {
-    cai_model::cli::init_process();
-    let result =
-        cai_sft::SftConfig::from_args(std::env::args_os()).and_then(|cfg| cai_sft::run(&cfg));
-    match result {
+    cai_cli::init_process();
+    match run(flags::Flags::parse()) {
         Ok(summary) => {
             tracing::info!(
                 steps = summary.steps,
@@ -17,9 +25,8 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(cai_sft::SftError::Usage(e)) => e.exit(),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

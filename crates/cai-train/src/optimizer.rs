@@ -13,7 +13,7 @@ use burn::optim::{
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::model::fused::{self, AdamwStep};
+use cai_model::kernels::fused::{self, AdamwStep};
 
 /// AdamW hyper-parameters (decoupled weight decay, bias-corrected moments).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::tensorboard::EventWriter;
-use crate::error::{ModelError, Result};
-use crate::save::write_atomic;
+use cai_model::save::write_atomic;
+use cai_model::{ModelError, Result};
 
 /// Writes metrics of a training run under one directory.
 #[derive(Debug)]

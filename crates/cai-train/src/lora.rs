@@ -9,8 +9,8 @@ use burn::module::{Lora, Module, ParamGroup};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, Result};
-use crate::model::CausalLm;
+use cai_model::CausalLm;
+use cai_model::{ModelError, Result};
 
 /// Names LoRA can target.
 const TARGETS: [&str; 8] = [
@@ -73,7 +73,7 @@ impl LoraSettings {
         let group = ParamGroup::from_regex(&pattern)
             .map_err(|e| ModelError::Invalid(format!("LoRA targets `{pattern}`: {e:?}")))?;
         let lora = Lora::new(self.rank, self.alpha).set_param_group(group);
-        Ok(with_dropout(lm.apply_lora(lora), self.dropout))
+        Ok(lm.apply_lora(lora).with_lora_dropout(self.dropout))
     }
 
     /// Seeds `device`'s generator at the start of optimizer step `step`, so the dropout masks of
@@ -88,17 +88,8 @@ impl LoraSettings {
 
     /// Merges the adapters into the weights (`W₀ + (α / r) · A B`), leaving a plain model.
     pub fn merge(lm: CausalLm) -> CausalLm {
-        with_dropout(lm.materialize(), 0.0)
+        lm.materialize().with_lora_dropout(0.0)
     }
-}
-
-/// `lm` with its decoder projections' LoRA dropout set to `p`.
-fn with_dropout(mut lm: CausalLm, p: f64) -> CausalLm {
-    for layer in &mut lm.layers {
-        layer.self_attn.lora_dropout = p;
-        layer.mlp.lora_dropout = p;
-    }
-    lm
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{DType, Tensor, TensorData};
 
-use crate::error::{ModelError, Result};
-use crate::weights::WeightTensor;
+use cai_model::weights::WeightTensor;
+use cai_model::{ModelError, Result};
 
 /// 64-bit FNV-1a of a path: stable across processes and builds.
 fn path_hash(path: &str) -> u64 {

@@ -11,8 +11,8 @@ use burn::optim::ModuleOptimizer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ModelError, Result};
-use crate::save::write_atomic;
+use cai_model::save::write_atomic;
+use cai_model::{ModelError, Result};
 
 /// The directory holding a run's `ckpt-N` subdirectories.
 #[derive(Debug, Clone)]
@@ -141,7 +141,7 @@ mod tests {
     use burn::optim::GradientsParams;
     use burn::tensor::{Device, Tensor};
 
-    use crate::train::{OptimizerSettings, stable_param_ids};
+    use crate::{OptimizerSettings, stable_param_ids};
 
     #[test]
     fn failed_writes_leave_no_checkpoint_and_old_ones_are_pruned() {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, Write};
 
-use cai_model::cli::{ModelArgs, SamplingArgs, init_process};
+use cai_cli::{ModelArgs, SamplingArgs, init_process};
 use cai_model::generate::StreamDelta;
 use cai_model::{Engine, GenerationRequest, LoadedModel, Message, Prompt, masked_mean_nll, source};
 use clap::{Parser, Subcommand};

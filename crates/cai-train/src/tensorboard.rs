@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::{ModelError, Result};
+use cai_model::{ModelError, Result};
 
 /// CRC-32C (Castagnoli), bitwise over a precomputed table.
 fn crc32c(bytes: &[u8]) -> u32 {

@@ -5,11 +5,21 @@ use cai_model::burn::module::Module;
 use cai_model::burn::tensor::{DType, Tensor};
 use cai_model::device::default_device;
 use cai_model::model::rope::RopeTables;
-use cai_model::train::LoraSettings;
 use cai_model::weights::SafetensorsWeights;
 use cai_model::{CausalLm, ModelConfig, TokenBatch};
+use cai_train::LoraSettings;
 
-use super::common::*;
+/// A fixture of the model core's tests.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cai-model/tests/fixtures")
+        .join(name)
+}
+
+/// Row-major f32 values of a tensor.
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
+}
 
 /// burn's device generator is process-wide, so the tests that depend on its sequence take turns.
 static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());

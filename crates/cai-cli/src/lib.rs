@@ -1,0 +1,22 @@
+//! `cai-cli`: what every cai-rs binary shares as a process, kept out of the model core so that
+//! `cai-model` (the library) needs no clap, indicatif or tracing-subscriber.
+//!
+//! - [`init_process`]: logging to stderr (`RUST_LOG`) and the allocator setting of [`allocator`].
+//! - [`progress`]: spinners and progress bars.
+//! - [`args`]: the `--model …` and sampling flags every model tool accepts.
+//! - [`layered`]: defaults ← TOML file ← flags, the configuration form of every stage.
+//! - [`bench`]: helpers the benchmarks of every crate share with their PyTorch counterparts.
+//!
+//! The package also builds the `cai-model` tool (inspect, tokenize, score, chat, convert).
+
+pub mod allocator;
+pub mod args;
+pub mod bench;
+pub mod layered;
+pub mod process;
+pub mod progress;
+
+pub use args::{ModelArgs, SamplingArgs};
+pub use layered::{LayerError, given_flags, load_layered};
+pub use process::init_process;
+pub use progress::{progress_bar, spinner};
