@@ -1,7 +1,8 @@
 //! Project automation in the cargo-xtask style: `cargo xtask <command>`.
 //!
-//! xtask links neither burn nor our crates; it runs the stage binaries as separate processes, so a
-//! single stage can be re-run and each frees its memory when done.
+//! xtask links no burn and of our crates only cai-data (the run directory and its manifest); it runs
+//! the stage binaries as separate processes, so a single stage can be re-run and each frees its
+//! memory when done.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod pipeline;
+mod run_record;
 mod tidy;
 
 const USAGE: &str = "\

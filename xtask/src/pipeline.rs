@@ -4,13 +4,18 @@
 //! Built today: SL-CAI data (`cai-critique`: red-team answer → critique → revision, blended with
 //! helpfulness chats) → SFT (`cai-sft`) → the SL-CAI model in Hugging Face layout. RL-CAI
 //! preference labelling, the reward model and PPO join here as they land. Every stage resumes, so
-//! re-running the command after an interruption continues where it stopped.
+//! re-running the command after an interruption continues where it stopped. `manifest.json` in the
+//! run directory records inputs, configs and each stage's status (see `docs/run-directory.md`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use cai_data::run_dir::{files, read_json};
+use cai_data::{RunDir, Stage};
+use serde_json::json;
 
+use crate::run_record::{RunRecord, critique_summary, sft_finished};
 use crate::{cargo, project_root, run};
 
 /// Usage of the pipeline command.
@@ -88,11 +93,20 @@ fn path_arg(path: &Path) -> &str {
     path.to_str().expect("run directories are UTF-8 paths")
 }
 
+/// The SFT configuration the pipeline trains with, relative to the project root.
+const SFT_CONFIG: &str = "crates/cai-sft/sft.example.toml";
+
 /// Runs the pipeline with the flags in `args`.
 pub fn pipeline(args: &[String]) -> Result<()> {
     let s = Settings::parse(args)?;
-    let critique_dir = s.out.join("01-critique");
-    let sft_dir = s.out.join("02-sft");
+    let mut record = RunRecord::open(RunDir::new(&s.out))?;
+    let run_dir = record.run().clone();
+    let (critique_dir, sft_dir) = (run_dir.critique(), run_dir.sft());
+    record.config(
+        "pipeline",
+        json!({"limit": s.limit, "tokens": s.tokens, "sft_steps": s.sft_steps}),
+    )?;
+    record.input("sft-config", &project_root().join(SFT_CONFIG))?;
     eprintln!("== building the stage binaries (release)");
     run(cargo(&[
         "build",
@@ -104,50 +118,49 @@ pub fn pipeline(args: &[String]) -> Result<()> {
     ]))?;
     eprintln!("== 1/2 SL-CAI: answer, critique and revise red-team prompts");
     let [limit, tokens] = [s.limit, s.tokens].map(|n| n.to_string());
-    run(stage(
-        "cai-critique",
-        &[
-            "--out",
-            path_arg(&critique_dir),
-            "--limit",
-            &limit,
-            "--tokens-to-generate",
-            &tokens,
-        ],
-    ))?;
+    record.stage(Stage::Critique, || {
+        run(stage(
+            "cai-critique",
+            &[
+                "--out",
+                path_arg(&critique_dir),
+                "--limit",
+                &limit,
+                "--tokens-to-generate",
+                &tokens,
+            ],
+        ))?;
+        critique_summary(&run_dir).map(|_| ())
+    })?;
+    let critique_config = critique_dir.join(files::CONFIG);
+    record.config("critique", read_json(&critique_config)?)?;
     eprintln!("== 2/2 SFT on the SL-CAI blend");
-    if sft_finished(&sft_dir, s.sft_steps) {
+    if sft_finished(&run_dir, s.sft_steps) {
         eprintln!(
             "{} already holds the model of {} steps (delete it to train again)",
             sft_dir.display(),
             s.sft_steps
         );
+        record.mark_done(Stage::Sft)?;
     } else {
-        sft(&critique_dir.join("sft.jsonl"), &sft_dir, s.sft_steps)?;
+        let train_file = run_dir.critique_blend();
+        record.input("sft-train-file", &train_file)?;
+        record.stage(Stage::Sft, || sft(&train_file, &sft_dir, s.sft_steps))?;
     }
-    let model = sft_dir.join("model");
+    let model = run_dir.sft_model();
     eprintln!(
         "== done\n\
          SL-CAI data:  {}\n\
          SL-CAI model: {}\n\
+         manifest:     {}\n\
          serve it:     cargo run --release -p cai-serve -- --model {} --port 5555\n\
          not built yet: RL-CAI preference labelling, the reward model, PPO",
         critique_dir.display(),
         model.display(),
+        run_dir.manifest().display(),
         model.display(),
     );
     Ok(())
-}
-
-/// Whether `dir` holds a finished SFT run of `steps` steps (its `summary.json` says so).
-fn sft_finished(dir: &Path, steps: usize) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("summary.json")) else {
-        return false;
-    };
-    let Ok(summary) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    summary["steps"] == steps && summary["max_steps"] == steps && dir.join("model").is_dir()
 }
 
 /// `cai-sft` on `train_file` for `steps` optimizer steps of 8 samples, into `out`; resumes from
@@ -159,7 +172,7 @@ fn sft(train_file: &Path, out: &Path, steps: usize) -> Result<()> {
         "cai-sft",
         &[
             "--config",
-            "crates/cai-sft/sft.example.toml",
+            SFT_CONFIG,
             "--train-file",
             path_arg(train_file),
             "--output-dir",

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cai_model::{Generation, GenerationRequest, Generator};
+use cai_data::generation::{Generation, GenerationError, GenerationRequest, Generator};
 use rand::Rng;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -307,7 +307,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Generator for RemoteGenerator {
-    fn generate(&self, requests: &[GenerationRequest]) -> cai_model::Result<Vec<Generation>> {
+    fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>, GenerationError> {
         Ok(self.try_generate(requests)?)
     }
 

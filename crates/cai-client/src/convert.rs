@@ -4,7 +4,7 @@
 //! (hosted judges may refuse), so those stay empty. `finish_reason: "stop"` with a string
 //! `stop_reason` (cai-serve, vLLM) is [`FinishReason::Stop`]; otherwise it is read as EOS.
 
-use cai_model::{FinishReason, Generation, GenerationRequest, Prompt, SamplingParams};
+use cai_data::generation::{FinishReason, Generation, GenerationRequest, Prompt, SamplingParams};
 use serde_json::Value;
 
 use crate::error::{ClientError, Result};
@@ -131,7 +131,7 @@ pub fn openai_request(
                 messages
                     .iter()
                     .map(|m| ChatMessage {
-                        role: m.role.clone(),
+                        role: m.role.as_str().to_string(),
                         content: Some(MessageContent::Text(m.content.clone())),
                     })
                     .collect(),
@@ -208,7 +208,7 @@ fn no_choice() -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cai_model::Message;
+    use cai_data::Message;
     use serde_json::json;
 
     fn request(prompt: Prompt, params: SamplingParams) -> GenerationRequest {

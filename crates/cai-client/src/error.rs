@@ -1,7 +1,7 @@
 //! The error type of the HTTP client: requests the API cannot express, error answers, transport
 //! failures, exhausted retries and partly failed batches.
 
-use cai_model::ModelError;
+use cai_data::generation::GenerationError;
 
 /// Result alias used across `cai-client`.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -68,10 +68,11 @@ impl ClientError {
     }
 }
 
-impl From<ClientError> for ModelError {
-    /// For the [`cai_model::Generator`] trait, whose error type is the model core's.
+impl From<ClientError> for GenerationError {
+    /// For the [`Generator`](cai_data::generation::Generator) trait: a remote failure, its text
+    /// prefixed with `remote generation:`.
     fn from(e: ClientError) -> Self {
-        ModelError::Invalid(format!("remote generation: {e}"))
+        GenerationError::Remote(e.to_string())
     }
 }
 
@@ -100,7 +101,7 @@ mod tests {
         };
         assert!(transport.is_retryable());
         assert!(!ClientError::BadRequest("no".into()).is_retryable());
-        let through_trait = ModelError::from(status(503)).to_string();
+        let through_trait = GenerationError::from(status(503)).to_string();
         assert!(
             through_trait.contains("remote generation: http://x: HTTP 503"),
             "{through_trait}"

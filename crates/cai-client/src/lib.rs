@@ -1,6 +1,6 @@
 //! `cai-client`: generation through an inference server over HTTP.
 //!
-//! [`RemoteGenerator`] implements [`cai_model::Generator`] against cai-serve or any server that
+//! [`RemoteGenerator`] implements [`cai_data::Generator`] against cai-serve or any server that
 //! speaks NeMo's `PUT /generate` or the OpenAI API (vLLM, TGI, a hosted judge), so a stage can
 //! generate remotely through the same trait as with the in-process engine. [`wire`] holds the JSON
 //! shapes of both APIs, shared with the server (`cai-serve`), which reads what this crate writes.

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::blend;
 use crate::config::Config;
-use crate::conversation::to_model_message;
 use crate::error::{CritiqueError, Result};
 use crate::filter::{DropReason, check_revision};
 use crate::plan::WorkItem;
@@ -76,12 +75,7 @@ impl LengthCheck<'_> {
                     .into(),
             )
         })?;
-        let messages: Vec<_> = sample
-            .to_messages()
-            .map_err(CritiqueError::Invalid)?
-            .iter()
-            .map(to_model_message)
-            .collect();
+        let messages = sample.to_messages().map_err(CritiqueError::Invalid)?;
         Ok(counter.count_chat(&messages)? > self.max)
     }
 }

@@ -14,30 +14,14 @@
 //! `answer_0` is the initial response and `answer_r` the revision of round `r - 1`, so every round
 //! has the demonstrations' shape and the context does not grow with the number of rounds.
 
-use cai_data::{FewShotExample, Role};
-use cai_model::Message;
-
-/// Converts a cai-data message to the model's message type.
-pub fn to_model_message(message: &cai_data::Message) -> Message {
-    let role = match message.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-    };
-    Message::new(role, message.content.clone())
-}
+use cai_data::{FewShotExample, Message};
 
 /// The prefix of every conversation: the system message (if any), then the demonstrations.
 pub fn prefix(system: Option<&str>, few_shot: &[FewShotExample]) -> Vec<Message> {
     system
         .map(Message::system)
         .into_iter()
-        .chain(
-            few_shot
-                .iter()
-                .flat_map(FewShotExample::to_messages)
-                .map(|m| to_model_message(&m)),
-        )
+        .chain(few_shot.iter().flat_map(FewShotExample::to_messages))
         .collect()
 }
 

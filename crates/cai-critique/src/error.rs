@@ -30,7 +30,7 @@ pub enum CritiqueError {
         /// Which call failed (`initial response`, `round 1 critique`, …).
         step: String,
         /// The generator's error (boxed: it is large).
-        source: Box<cai_model::ModelError>,
+        source: Box<cai_data::GenerationError>,
     },
     /// A configuration file or value is invalid.
     #[error("config {origin}: {reason}")]

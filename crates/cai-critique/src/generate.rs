@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use cai_data::{CritiqueRound, SlCaiTrace};
-use cai_model::{FinishReason, Generation, Generator, ModelError};
+use cai_data::{FinishReason, Generation, GenerationError, Generator};
 
 use crate::error::{CritiqueError, Result};
 use crate::plan::{Plan, Step, WorkItem};
@@ -55,7 +55,7 @@ pub fn run_batch(
         };
         let out = generator.generate(&requests).map_err(failed)?;
         if out.len() != requests.len() {
-            return Err(failed(ModelError::Invalid(format!(
+            return Err(failed(GenerationError::Invalid(format!(
                 "the generator returned {} generations for {} requests",
                 out.len(),
                 requests.len()

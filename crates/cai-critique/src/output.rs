@@ -1,4 +1,4 @@
-//! The output directory's files, each written atomically (temporary file, then rename).
+//! The output directory's files, each written atomically with `cai_data::atomic`.
 
 use std::path::Path;
 
@@ -8,22 +8,10 @@ use serde::Serialize;
 use crate::assemble::Assembled;
 use crate::error::{CritiqueError, Result};
 
-/// SL-CAI traces: prompt, initial response, every round, final revision.
-pub const TRACE: &str = "trace.jsonl";
-/// SL-CAI SFT samples (prompt → final revision), NeMo chat layout, before blending.
-pub const SL_CAI: &str = "sl_cai.jsonl";
-/// The blend with helpfulness data, NeMo chat layout: what SFT trains on.
-pub const SFT: &str = "sft.jsonl";
-/// Prompts whose sample was dropped, with the reason.
-pub const REJECTS: &str = "rejects.jsonl";
-/// [`SL_CAI`] as Hugging Face `{"messages": …}` (with `hf_messages`).
-pub const SL_CAI_MESSAGES: &str = "sl_cai.messages.jsonl";
-/// [`SFT`] as Hugging Face `{"messages": …}` (with `hf_messages`).
-pub const SFT_MESSAGES: &str = "sft.messages.jsonl";
-/// The run summary.
-pub const SUMMARY: &str = "summary.json";
-/// The resolved configuration, written before any work.
-pub const CONFIG: &str = "config.json";
+pub use cai_data::run_dir::files::critique::{
+    REJECTS, SFT, SFT_MESSAGES, SL_CAI, SL_CAI_MESSAGES, TRACE,
+};
+pub use cai_data::run_dir::files::{CONFIG, SUMMARY};
 
 /// A Hugging Face `messages` record.
 #[derive(Serialize)]
@@ -60,10 +48,5 @@ pub fn write_records(dir: &Path, assembled: &Assembled, with_hf: bool) -> Result
 
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| CritiqueError::Invalid(format!("{}: {e}", path.display())))?;
-    text.push('\n');
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| CritiqueError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CritiqueError::io(path, e))
+    Ok(cai_data::write_json_atomic(path, value)?)
 }

@@ -3,8 +3,6 @@
 //! Everything outside `run` depends only on the inputs and settings, so an interrupted and resumed
 //! run writes the same summary as an uninterrupted one apart from `run`.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::backend::GeneratorInfo;
@@ -63,30 +61,8 @@ pub struct InputSummary {
     pub few_shot: usize,
 }
 
-/// Output counts; every filter is counted, even when zero.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Counts {
-    /// Traces written (one per prompt used).
-    pub traces: usize,
-    /// SL-CAI SFT samples kept.
-    pub sl_cai_samples: usize,
-    /// SL-CAI samples dropped, by reason.
-    pub dropped: BTreeMap<String, usize>,
-    /// Revisions whose "Here is a revised response:" prefix was stripped.
-    pub prefix_stripped: usize,
-    /// Final revisions that hit `tokens_to_generate` (kept, but possibly cut short).
-    pub truncated_revisions: usize,
-    /// How often each principle was drawn, over all rounds.
-    pub principles_drawn: BTreeMap<String, usize>,
-    /// Helpfulness samples read.
-    pub helpfulness_available: usize,
-    /// Helpfulness samples dropped for exceeding `max_seq_length`.
-    pub helpfulness_too_long: usize,
-    /// Helpfulness samples in the blend.
-    pub helpfulness_used: usize,
-    /// Samples in the blend.
-    pub blend: usize,
-}
+/// Output counts; every filter is counted, even when zero (the type the pipeline reads back).
+pub use cai_data::CritiqueCounts as Counts;
 
 /// Requested and actual blend ratio.
 #[derive(Debug, Clone, Serialize)]

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cai_data::{ChatSample, Constitution, FewShotExample, Principle, RedTeamPrompt, SlCaiTrace};
-use cai_model::{
-    FinishReason, Generation, GenerationRequest, Generator, Message, ModelError, Prompt,
+use cai_data::{
+    FinishReason, Generation, GenerationError, GenerationRequest, Generator, Message, Prompt, Role,
 };
 use serde_json::Value;
 
@@ -45,10 +45,10 @@ impl Fake {
 }
 
 impl Generator for Fake {
-    fn generate(&self, requests: &[GenerationRequest]) -> cai_model::Result<Vec<Generation>> {
+    fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>, GenerationError> {
         let mut calls = self.calls.lock().unwrap();
         if self.fail_at == Some(calls.len()) {
-            return Err(ModelError::Invalid("simulated crash".into()));
+            return Err(GenerationError::Invalid("simulated crash".into()));
         }
         calls.push(requests.to_vec());
         Ok(requests
@@ -78,7 +78,7 @@ impl Generator for Fake {
 fn hash_reply(messages: &[Message]) -> String {
     let parts: Vec<&[u8]> = messages
         .iter()
-        .flat_map(|m| [m.role.as_bytes(), m.content.as_bytes()])
+        .flat_map(|m| [m.role.as_str().as_bytes(), m.content.as_bytes()])
         .collect();
     format!("reply-{}", &crate::key::hash_parts(&parts)[..10])
 }
@@ -187,7 +187,7 @@ fn chat(request: &GenerationRequest) -> Vec<(String, String)> {
     };
     messages
         .iter()
-        .map(|m| (m.role.clone(), m.content.clone()))
+        .map(|m| (m.role.as_str().to_string(), m.content.clone()))
         .collect()
 }
 
@@ -257,7 +257,7 @@ fn check_conversations(rounds: usize) {
 fn to_messages(pairs: &[(String, String)]) -> Vec<Message> {
     pairs
         .iter()
-        .map(|(r, c)| Message::new(r, c.clone()))
+        .map(|(r, c)| Message::new(Role::parse(r).expect("a known role"), c.clone()))
         .collect()
 }
 

@@ -27,6 +27,15 @@ impl Role {
         }
     }
 
+    /// The lowercase name used in Hugging Face `messages` and chat templates (`system`, `user`, `assistant`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
     /// Parses a role name case-insensitively, also accepting `human`, `gpt` and `model` aliases.
     pub fn parse(name: &str) -> Option<Role> {
         match name.to_ascii_lowercase().as_str() {

@@ -1,46 +1,13 @@
 //! Chat templates: the model's own Jinja template (from `tokenizer_config.json`,
 //! `chat_template.jinja` or GGUF `tokenizer.chat_template`) rendered with minijinja the way
 //! transformers renders it, plus built-in templates for Mistral `[INST]`, NeMo `<extra_id_*>` and
-//! ChatML.
+//! ChatML. The [`Message`] type is `cai_data`'s, re-exported.
 
 use minijinja::{Environment, Error as JinjaError, ErrorKind, context};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-}
-
-impl Message {
-    /// A message with the given role.
-    pub fn new(role: &str, content: impl Into<String>) -> Self {
-        Self {
-            role: role.to_string(),
-            content: content.into(),
-        }
-    }
-
-    /// A `user` message.
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new("user", content)
-    }
-
-    /// An `assistant` message.
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new("assistant", content)
-    }
-
-    /// A `system` message.
-    pub fn system(content: impl Into<String>) -> Self {
-        Self::new("system", content)
-    }
-}
+pub use cai_data::{Message, Role};
 
 /// Mistral-Instruct `[INST]` format; a system message is prepended to the first user turn.
 const MISTRAL: &str = "{{ bos_token }}\
@@ -187,7 +154,7 @@ mod tests {
             t.render(&msgs, true).unwrap(),
             "<s>[INST] Be brief.\n\nHi [/INST]Hello</s>[INST] Bye [/INST]"
         );
-        let bad = [Message::new("tool", "x")];
+        let bad = [Message::user("x"), Message::system("late system")];
         let err = t.render(&bad, false).unwrap_err().to_string();
         assert!(err.contains("roles must be"), "{err}");
     }

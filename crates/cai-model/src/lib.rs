@@ -27,11 +27,12 @@ pub mod source;
 pub mod tokenizer;
 pub mod weights;
 
-pub use chat::{ChatTemplate, Message};
+pub use chat::{ChatTemplate, Message, Role};
 pub use config::{Architecture, ModelConfig};
 pub use error::{ModelError, Result};
 pub use generate::{
-    Engine, FinishReason, Generation, GenerationRequest, Generator, Prompt, SamplingParams,
+    Engine, FinishReason, Generation, GenerationError, GenerationRequest, Generator, Prompt,
+    SamplingParams, StreamDelta,
 };
 pub use loaded::{ChatCodec, LoadOptions, LoadedModel, SpecialTokens};
 pub use model::{CausalLm, KvCache, ScalarHead, TokenBatch};

@@ -1,9 +1,8 @@
 //! Writing a model in Hugging Face layout (`config.json`, `model.safetensors`, `tokenizer.json`,
 //! `tokenizer_config.json` with the chat template, `generation_config.json`), so transformers or vLLM
-//! can load what the stages produce. Every file is written to a temporary name and renamed.
+//! can load what the stages produce. Every file is written atomically by `cai_data::atomic`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::{Dtype, tensor::TensorView};
@@ -13,23 +12,10 @@ use crate::error::{ModelError, Result};
 use crate::loaded::LoadedModel;
 use crate::model::{SCORE_WEIGHT, ScalarHead};
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// Writes `bytes` to `path` atomically with [`cai_data::atomic::write_atomic`] (temporary file in
+/// the same directory, fsync, rename, fsync of the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    // Saved models are ordinary data files (tempfile's default would leave them 0600).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| ModelError::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| ModelError::io(path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| ModelError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| ModelError::io(path, e.error))?;
-    Ok(())
+    cai_data::atomic::write_atomic(path, bytes).map_err(|e| ModelError::io(path, e))
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

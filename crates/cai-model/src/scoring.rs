@@ -3,7 +3,7 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Int, Tensor, TensorData};
 
-use crate::chat::Message;
+use crate::chat::{Message, Role};
 use crate::error::{ModelError, Result};
 use crate::loaded::LoadedModel;
 use crate::model::TokenBatch;
@@ -86,7 +86,7 @@ impl LoadedModel {
         let eos = self.special_tokens.eos.as_str();
         let mut spans = Vec::new();
         for (i, m) in messages.iter().enumerate() {
-            if m.role != "assistant" {
+            if m.role != Role::Assistant {
                 continue;
             }
             let before = template.render(&messages[..i], true)?;

@@ -6,8 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cai_data::{ChatSample, ReadOptions, Role, read_records};
-use cai_model::Message;
+use cai_data::{ChatSample, Message, ReadOptions, Role, read_records};
 use serde_json::Value;
 
 use crate::error::{Result, SftError};
@@ -75,15 +74,8 @@ pub struct Conversation {
     pub origin: Option<Origin>,
 }
 
-/// The lowercase role name templates expect.
-fn role_name(role: Role) -> String {
-    role.nemo_name().to_lowercase()
-}
-
-fn parse_role(name: &str) -> std::result::Result<String, String> {
-    Role::parse(name)
-        .map(role_name)
-        .ok_or_else(|| format!("unknown role `{name}`"))
+fn parse_role(name: &str) -> std::result::Result<Role, String> {
+    Role::parse(name).ok_or_else(|| format!("unknown role `{name}`"))
 }
 
 impl Conversation {
@@ -104,7 +96,7 @@ impl Conversation {
                     .get("content")
                     .and_then(Value::as_str)
                     .ok_or("message without string `content`")?;
-                Ok(Message::new(&parse_role(role)?, content))
+                Ok(Message::new(parse_role(role)?, content))
             })
             .collect::<std::result::Result<Vec<_>, String>>()?;
         Ok(Self {
@@ -117,17 +109,13 @@ impl Conversation {
     /// A conversation from a NeMo chat sample; its comma-separated `mask` names the untrained
     /// roles, its `type` and turn `label`s are kept for the NeMo template.
     pub fn from_nemo(sample: &ChatSample) -> std::result::Result<Self, String> {
-        let messages: Vec<Message> = sample
-            .to_messages()?
-            .into_iter()
-            .map(|m| Message::new(&role_name(m.role), m.content))
-            .collect();
+        let messages: Vec<Message> = sample.to_messages()?;
         let masked_roles = sample
             .mask
             .split(',')
             .map(str::trim)
             .filter(|r| !r.is_empty())
-            .map(parse_role)
+            .map(|r| parse_role(r).map(|r| r.as_str().to_string()))
             .collect::<std::result::Result<Vec<_>, String>>()?;
         let label_type = sample.kind.as_deref().map(LabelType::parse).transpose()?;
         let mut labels = Vec::new();
@@ -145,6 +133,11 @@ impl Conversation {
         })
     }
 
+    /// Whether turns of `role` get no loss (it is listed in [`Conversation::masked_roles`]).
+    pub fn is_masked(&self, role: Role) -> bool {
+        self.masked_roles.iter().any(|r| r == role.as_str())
+    }
+
     /// The NeMo `label` of message `index`, if it has one.
     pub fn label(&self, index: usize) -> Option<&str> {
         self.labels.get(index).and_then(Option::as_deref)
@@ -153,7 +146,12 @@ impl Conversation {
     /// The index in NeMo's `conversations` array of message `index` (the system message is not
     /// a turn there).
     pub fn turn_index(&self, index: usize) -> usize {
-        index - usize::from(self.messages.first().is_some_and(|m| m.role == "system"))
+        index
+            - usize::from(
+                self.messages
+                    .first()
+                    .is_some_and(|m| m.role == Role::System),
+            )
     }
 
     /// `file:line` of the record, or a stand-in for conversations built in code.
@@ -169,10 +167,10 @@ impl Conversation {
     /// [`crate::nemo_chat`].
     pub fn is_trained(&self, index: usize) -> bool {
         let message = &self.messages[index];
-        if message.role == "system" || self.masked_roles.contains(&message.role) {
+        if message.role == Role::System || self.is_masked(message.role) {
             return false;
         }
-        message.role == "assistant" || self.turn_index(index) > 0
+        message.role == Role::Assistant || self.turn_index(index) > 0
     }
 }
 

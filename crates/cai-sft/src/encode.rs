@@ -42,16 +42,7 @@ impl Example {
     }
 }
 
-/// What encoding a data set kept and dropped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct EncodeStats {
-    /// Examples kept.
-    pub kept: usize,
-    /// Examples cut to `max_seq_length`.
-    pub truncated: usize,
-    /// Examples dropped because no trained token remained.
-    pub dropped: usize,
-}
+pub use cai_data::EncodeStats;
 
 /// Byte ranges of the rendered conversation that the loss trains on.
 fn trained_spans(
@@ -67,7 +58,7 @@ fn trained_spans(
         if !conv.is_trained(i) {
             continue;
         }
-        let assistant = message.role == "assistant";
+        let assistant = message.role == cai_data::Role::Assistant;
         let before = template.render(&messages[..i], assistant)?;
         let after = template.render(&messages[..=i], false)?;
         if !after.starts_with(&before) || !full.starts_with(&after) {

@@ -89,7 +89,7 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
         reason,
     };
     let (system, first) = match conv.messages.first() {
-        Some(m) if m.role == "system" => (m.content.as_str(), 1),
+        Some(m) if m.role == Role::System => (m.content.as_str(), 1),
         _ => ("", 0),
     };
     let mut text = format!(
@@ -102,12 +102,15 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
     let text_to_value = kind == Some(LabelType::TextToValue);
     for (i, message) in turns.iter().enumerate() {
         let field = |name: &str| format!("conversations[{i}].{name}");
-        let speaker = Role::parse(&message.role)
+        let speaker = Some(message.role)
             .filter(|r| *r != Role::System)
             .ok_or_else(|| {
                 error(
                     field("from"),
-                    format!("a `{}` message cannot be a NeMo turn", message.role),
+                    format!(
+                        "a `{}` message cannot be a NeMo turn",
+                        message.role.as_str()
+                    ),
                 )
             })?
             .nemo_name();
@@ -149,7 +152,7 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
                 None => {}
             }
         }
-        let masked = conv.masked_roles.contains(&message.role);
+        let masked = conv.is_masked(message.role);
         let span = if i == 0 && !text_to_value {
             None
         } else if masked {
@@ -163,10 +166,7 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
         }
         text.push_str(&body);
     }
-    if turns
-        .last()
-        .is_some_and(|m| !conv.masked_roles.contains(&m.role))
-    {
+    if turns.last().is_some_and(|m| !conv.is_masked(m.role)) {
         trained.push(text.len()..text.len() + tokens.turn_start.len());
         text.push_str(tokens.turn_start);
     }

@@ -2,7 +2,6 @@
 //! gradient accumulation, global-norm clipping, AdamW at the scheduled rate, metrics, validation,
 //! checkpoints, and the final model in Hugging Face layout.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -14,36 +13,17 @@ use cai_train::{
     load_checkpoint_state, merged, next_global_batch, optimizer_for, save_checkpoint,
 };
 use indicatif::ProgressBar;
-use serde::Serialize;
 
 use crate::batches::{MicroBatch, Row};
 use crate::checkpoint::TrainState;
 use crate::config::SftConfig;
 use crate::dataset::Dataset;
-use crate::encode::EncodeStats;
 use crate::error::{Result, SftError};
 use crate::loss::mean_target_nll;
 
-/// What a run did; also written to `summary.json` in the output directory.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Optimizer steps done in total (including those before a resume).
-    pub steps: u64,
-    /// Steps of the whole run.
-    pub max_steps: u64,
-    /// Training loss of the first step this invocation ran.
-    pub first_loss: Option<f64>,
-    /// Training loss of the last step.
-    pub last_loss: Option<f64>,
-    /// Last validation loss.
-    pub validation_loss: Option<f64>,
-    /// Encoding counts of the training data.
-    pub train_data: EncodeStats,
-    /// Encoding counts of the validation data.
-    pub validation_data: EncodeStats,
-    /// The final model (Hugging Face layout), when the run finished.
-    pub model_dir: Option<PathBuf>,
-}
+/// What a run did; also written to `summary.json` in the output directory (the pipeline reads it
+/// back with the same type).
+pub use cai_data::SftSummary as Summary;
 
 /// Mean of the micro-batch losses of `rows` (NeMo's validation loss), without gradients kept.
 fn validation_loss(
@@ -247,8 +227,6 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         validation_data: data.validation_stats,
         model_dir,
     };
-    let text =
-        serde_json::to_string_pretty(&summary).map_err(|e| SftError::Config(e.to_string()))?;
-    cai_model::save::write_atomic(&out.join("summary.json"), text.as_bytes())?;
+    cai_data::write_json_atomic(out.join(cai_data::run_dir::files::SUMMARY), &summary)?;
     Ok(summary)
 }

@@ -1,6 +1,7 @@
 //! NeMo's text-generation server API: `PUT /generate` (see `docs/stages/serve.md`).
 
-use cai_model::{FinishReason, Message};
+use cai_data::Message;
+use cai_data::generation::FinishReason;
 use serde::{Deserialize, Serialize};
 
 /// NeMo's limit on the number of `sentences` in one request.
@@ -33,7 +34,10 @@ pub fn collate(conversations: &[Vec<Message>]) -> Vec<CollatedTurn> {
     let turns = conversations.first().map_or(0, Vec::len);
     (0..turns)
         .map(|t| CollatedTurn {
-            role: conversations.iter().map(|c| c[t].role.clone()).collect(),
+            role: conversations
+                .iter()
+                .map(|c| c[t].role.as_str().to_string())
+                .collect(),
             content: conversations.iter().map(|c| c[t].content.clone()).collect(),
         })
         .collect()

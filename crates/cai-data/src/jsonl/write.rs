@@ -1,13 +1,14 @@
-//! Writers: whole files atomically (temp file + rename) and fsync'd appends with a resume index for long jobs.
+//! Writers: whole files atomically (through [`crate::atomic`]) and fsync'd appends with a resume index for long jobs.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::pystyle::{JsonStyle, to_json_line};
+use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
 
 /// Writes `records` as JSONL to `path` atomically: readers see the old file or the complete new one, never a part.
@@ -32,7 +33,7 @@ pub fn write_jsonl_atomic_with<'a, T: Serialize + 'a>(
 /// fsyncs and renames it into place. Dropping it without committing leaves the target untouched.
 pub struct AtomicJsonl {
     path: PathBuf,
-    file: BufWriter<tempfile::NamedTempFile>,
+    file: AtomicFile,
     style: JsonStyle,
     count: u64,
 }
@@ -41,19 +42,10 @@ impl AtomicJsonl {
     /// Starts writing `path` (its directory must exist).
     pub fn create(path: impl AsRef<Path>, style: JsonStyle) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".cai-data-").suffix(".tmp");
-        // Finished files are ordinary data files (tempfile's default would leave them 0600).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let tmp = builder.tempfile_in(&dir).map_err(|e| Error::io(&path, e))?;
+        let file = AtomicFile::create(&path).map_err(|e| Error::io(&path, e))?;
         Ok(Self {
             path,
-            file: BufWriter::new(tmp),
+            file,
             style,
             count: 0,
         })
@@ -77,26 +69,11 @@ impl AtomicJsonl {
         self.count
     }
 
-    /// Flushes, fsyncs and renames the temporary file onto the target path.
+    /// Flushes, fsyncs and renames the temporary file onto the target path, then fsyncs its
+    /// directory.
     pub fn commit(self) -> Result<()> {
         let path = self.path;
-        let tmp = self
-            .file
-            .into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        sync_parent(&path);
-        Ok(())
-    }
-}
-
-/// Best-effort fsync of the directory holding `path`, so the rename itself is durable.
-fn sync_parent(path: &Path) {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
+        self.file.commit().map_err(|e| Error::io(&path, e))
     }
 }
 

@@ -1,91 +1,32 @@
-//! Text generation: sampling parameters (NeMo `/generate` names), the batched KV-cache engine, and
-//! the [`Generator`] trait the stages program against (implemented in process by [`Engine`], and
-//! over HTTP by the server's client).
+//! Text generation: the batched KV-cache [`Engine`] and its implementation of the [`Generator`]
+//! trait, whose request, result and error types live in `cai_data::generation` (re-exported here).
 
 mod engine;
-mod params;
 pub mod sampler;
 pub mod stop;
 
-use serde::{Deserialize, Serialize};
-
+pub use cai_data::generation::{
+    FinishReason, Generation, GenerationError, GenerationRequest, Generator, Prompt,
+    SamplingParams, StreamDelta,
+};
 pub use engine::Engine;
-pub use params::SamplingParams;
 
-use crate::chat::Message;
-use crate::error::Result;
+use crate::error::ModelError;
 
-/// What to continue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Prompt {
-    /// Raw text (BOS added when the model asks for it).
-    Text(String),
-    /// A conversation, rendered with the chat template and its generation prompt.
-    Chat(Vec<Message>),
-    /// Token ids, used as they are.
-    Tokens(Vec<u32>),
-}
-
-/// One generation request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GenerationRequest {
-    /// The prompt.
-    pub prompt: Prompt,
-    /// How to sample.
-    pub params: SamplingParams,
-}
-
-/// Why a generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FinishReason {
-    /// The model produced an end-of-sequence token.
-    Eos,
-    /// An end string appeared.
-    Stop,
-    /// `tokens_to_generate` was reached.
-    Length,
-}
-
-/// A completed generation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Generation {
-    /// Generated text, cut before the end string; the EOS token is not included.
-    pub text: String,
-    /// Generated token ids (the EOS token, or the token completing an end string, included).
-    pub token_ids: Vec<u32>,
-    /// `log p(token)` under the model (before any sampling transform), one per token id.
-    pub logprobs: Vec<f32>,
-    /// Why generation ended.
-    pub finish_reason: FinishReason,
-    /// The end string that stopped it, if any.
-    pub stop_string: Option<String>,
-    /// Number of prompt tokens.
-    pub prompt_tokens: usize,
-}
-
-/// New final text of one request, for streaming.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamDelta {
-    /// Index of the request in the batch.
-    pub index: usize,
-    /// Text to append.
-    pub text: String,
-}
-
-/// Anything that turns prompts into completions: the in-process [`Engine`], or a remote server.
-pub trait Generator: Send + Sync {
-    /// Completes every request; the output order matches the input.
-    fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>>;
-
-    /// A short description (model and endpoint) for logs and summaries.
-    fn describe(&self) -> String;
+impl From<ModelError> for GenerationError {
+    /// For the [`Generator`] trait: bad arguments stay [`GenerationError::Invalid`], the rest are
+    /// model failures.
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Invalid(reason) => GenerationError::Invalid(reason),
+            other => GenerationError::Model(other.to_string()),
+        }
+    }
 }
 
 impl Generator for Engine {
-    fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>> {
-        Engine::generate(self, requests)
+    fn generate(&self, requests: &[GenerationRequest]) -> Result<Vec<Generation>, GenerationError> {
+        Ok(Engine::generate(self, requests)?)
     }
 
     fn describe(&self) -> String {

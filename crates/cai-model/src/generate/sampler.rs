@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::params::SamplingParams;
+use super::SamplingParams;
 
 /// Per-sequence sampler state: parameters and RNG.
 #[derive(Debug, Clone)]

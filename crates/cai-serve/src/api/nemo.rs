@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use cai_model::{GenerationRequest, Message, Prompt, SamplingParams, Tokenizer};
+use cai_model::{GenerationRequest, Message, Prompt, Role, SamplingParams, Tokenizer};
 
 use super::jobs;
 use crate::error::{Result, ServeError};
@@ -198,7 +198,13 @@ pub fn conversations(turns: &[CollatedTurn]) -> Result<Vec<Vec<Message>>> {
             ));
         }
         for (b, (role, content)) in turn.role.iter().zip(&turn.content).enumerate() {
-            out[b].push(Message::new(&role.to_lowercase(), content.clone()));
+            let role = Role::parse(role).ok_or_else(|| {
+                ServeError::bad_param(
+                    &format!("sentences[{t}].role[{b}]"),
+                    format!("unknown role `{role}` (system, user, assistant)"),
+                )
+            })?;
+            out[b].push(Message::new(role, content.clone()));
         }
     }
     Ok(out)

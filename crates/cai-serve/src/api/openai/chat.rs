@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use cai_model::{Message, Prompt};
+use cai_model::{Message, Prompt, Role};
 
 use super::stream::{self, Kind};
 use super::{Plan, finish_reason, logprobs, response_id, stop_reason, usage};
@@ -101,8 +101,9 @@ fn messages(messages: Option<&[ChatMessage]>) -> Result<Vec<Message>> {
         .enumerate()
         .map(|(i, m)| {
             let role = match m.role.as_str() {
-                "developer" => "system",
-                r @ ("system" | "user" | "assistant") => r,
+                "developer" | "system" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
                 other => {
                     return Err(ServeError::bad_param(
                         &format!("messages[{i}].role"),
