@@ -4,6 +4,7 @@
 //! - No stage crate depends on another stage crate; no shared crate depends on a stage crate.
 //! - cai-model's normal dependency tree has no process crates (clap, tracing-subscriber; and no
 //!   indicatif of its own — hf-hub's download path brings one): those live in cai-cli.
+//! - cai-data and cai-client build without burn.
 //! - Only cai-model and cai-train name the kernels module (`cai_model::kernels`).
 //! - No Rust source file is longer than 600 lines.
 
@@ -40,6 +41,9 @@ const KERNEL_USERS: &[&str] = &["cai-model", "cai-train"];
 
 /// Process concerns the model core must not pull in.
 const PROCESS_CRATES: &[&str] = &["clap", "indicatif", "tracing-subscriber"];
+
+/// Crates that must build without burn (data formats and the HTTP client).
+const BURN_FREE: &[&str] = &["cai-data", "cai-client"];
 
 /// Longest allowed source file, in lines.
 const MAX_LINES: usize = 600;
@@ -156,6 +160,14 @@ pub fn tidy() -> Result<()> {
         if reached {
             problems.push(format!(
                 "cai-model depends on {process} (process concerns belong in cai-cli)"
+            ));
+        }
+    }
+    for crate_name in BURN_FREE {
+        let tree = normal_closure(crate_name)?;
+        if let Some(burn) = tree.iter().find(|d| d.starts_with("burn")) {
+            problems.push(format!(
+                "{crate_name} depends on {burn} (it must build without burn)"
             ));
         }
     }
