@@ -63,6 +63,12 @@ impl ScalarHead {
         }
     }
 
+    /// The dtype the head computes in (its weight's; hidden states are cast to it, as NeMo's
+    /// `force_head_dtype`).
+    pub fn dtype(&self) -> DType {
+        self.score.weight.val().dtype()
+    }
+
     /// `score.weight` in Hugging Face's layout `[1, hidden]`, f32.
     pub fn hf_tensor(&self) -> WeightTensor {
         let w = self.score.weight.val();
@@ -81,9 +87,8 @@ impl ScalarHead {
     /// The head's output at every position of `hidden` `[batch, seq, hidden]`: `[batch, seq]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
         let [b, t, d] = hidden.dims();
-        self.score
-            .forward(hidden.reshape([b * t, d]))
-            .reshape([b, t])
+        let rows = hidden.reshape([b * t, d]).cast(self.dtype());
+        self.score.forward(rows).reshape([b, t])
     }
 
     /// The head's output at one position per row, `positions[r]` of row `r`: `[batch]`. Only those
@@ -100,7 +105,10 @@ impl ScalarHead {
             })
             .collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [b]), &hidden.device());
-        let rows = hidden.reshape([b * t, d]).select(0, index);
+        let rows = hidden
+            .reshape([b * t, d])
+            .select(0, index)
+            .cast(self.dtype());
         self.score.forward(rows).reshape([b])
     }
 }
