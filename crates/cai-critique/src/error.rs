@@ -15,6 +15,9 @@ pub enum CritiqueError {
     /// The model or chat template failed outside a generation batch (loading, token counting).
     #[error(transparent)]
     Model(#[from] cai_model::ModelError),
+    /// The generator backend could not be built (model, endpoints).
+    #[error(transparent)]
+    Backend(#[from] cai_backend::BackendError),
     /// The remote endpoints could not be set up (bad URL, …).
     #[error("remote endpoints: {0}")]
     Remote(#[from] cai_client::ClientError),
