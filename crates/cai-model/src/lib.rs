@@ -22,6 +22,7 @@ pub mod error;
 pub mod generate;
 pub mod gguf;
 pub mod loaded;
+pub mod loss_mask;
 pub mod model;
 pub mod save;
 pub mod scoring;
