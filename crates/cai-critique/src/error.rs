@@ -18,9 +18,6 @@ pub enum CritiqueError {
     /// The generator backend could not be built (model, endpoints).
     #[error(transparent)]
     Backend(#[from] cai_backend::BackendError),
-    /// The remote endpoints could not be set up (bad URL, …).
-    #[error("remote endpoints: {0}")]
-    Remote(#[from] cai_client::ClientError),
     /// A generator call failed; finished batches are kept, so re-running resumes.
     #[error("batch {batch} (prompts {first_id} … {last_id}), {step}: {source}")]
     Generation {
