@@ -14,23 +14,7 @@ use crate::plan::WorkItem;
 use crate::progress::Completed;
 use crate::summary::Counts;
 
-/// Counts the tokens of a conversation rendered with the chat template, as SFT will see it.
-pub trait TokenCounter: Sync {
-    /// Number of tokens of `messages` rendered without a generation prompt.
-    fn count_chat(&self, messages: &[cai_model::Message]) -> cai_model::Result<usize>;
-}
-
-impl TokenCounter for cai_model::LoadedModel {
-    fn count_chat(&self, messages: &[cai_model::Message]) -> cai_model::Result<usize> {
-        Ok(self.encode_chat(messages, false)?.len())
-    }
-}
-
-impl TokenCounter for cai_model::ChatCodec {
-    fn count_chat(&self, messages: &[cai_model::Message]) -> cai_model::Result<usize> {
-        Ok(self.encode_chat(messages, false)?.len())
-    }
-}
+pub use cai_backend::TokenCounter;
 
 /// A prompt whose SL-CAI sample was left out (`rejects.jsonl`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,204 +1,77 @@
-//! What a configuration generates with: the in-process engine, or remote endpoints through
-//! `cai-client`'s [`RemoteGenerator`] when `endpoints` is given; plus the tokenizer and chat
-//! template that count tokens for `max_seq_length`.
-//!
-//! With endpoints no engine is built and the endpoints render the chat template themselves; the
-//! model's weights are not loaded, only its text side ([`ChatCodec`]: config, tokenizer, template)
-//! for counting tokens, and with `max_seq_length = 0` not even that.
+//! What a configuration generates with, through `cai-backend` (shared with the other generating
+//! stages): its [`BackendSettings`] from the [`Config`], and the [`Environment`] of a run from the
+//! resulting backend.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cai_client::{RemoteApi, RemoteConfig, RemoteGenerator};
-use cai_model::device::{parse_device, parse_dtype};
-use cai_model::{ChatCodec, Engine, Generator, LoadOptions, LoadedModel, ModelSpec};
-use serde::Serialize;
+use cai_backend::BackendSettings;
+pub use cai_backend::GeneratorInfo;
+use cai_model::LoadedModel;
 
-use crate::assemble::TokenCounter;
 use crate::config::Config;
-use crate::error::{CritiqueError, Result};
+use crate::error::Result;
 use crate::run::Environment;
 
-/// The generators and token counter of a run, built from its [`Config`].
-pub struct Backend {
-    model: Option<Arc<LoadedModel>>,
-    /// The text side of `config.model`, when endpoints generate and tokens are counted without a
-    /// loaded model.
-    codec: Option<ChatCodec>,
-    generator: Source,
-    template: String,
+impl From<&Config> for BackendSettings {
+    fn from(config: &Config) -> Self {
+        BackendSettings {
+            model: config.model.clone(),
+            chat_template: config.chat_template.clone(),
+            device: config.device.clone(),
+            dtype: config.dtype.clone(),
+            endpoints: config.endpoints.clone(),
+            api: config.api,
+            api_key_env: config.api_key_env.clone(),
+            remote_model: config.remote_model.clone(),
+            concurrency: config.concurrency,
+            request_timeout_secs: config.request_timeout_secs,
+            count_tokens: config.max_seq_length > 0,
+        }
+    }
 }
 
-/// Where generations come from.
-enum Source {
-    /// The in-process engine.
-    Engine(Engine),
-    /// Remote endpoints, and how many batches run at once (one per endpoint).
-    Remote(RemoteGenerator, usize),
-}
+/// The generators and token counter of a run, built from its [`Config`].
+pub struct Backend(cai_backend::Backend);
 
 impl Backend {
     /// Loads what `config` needs: the model and the engine, or the remote client (and, to count
     /// tokens when `max_seq_length > 0`, the model's text side).
     pub fn load(config: &Config) -> Result<Self> {
-        let model = if Self::loads_model(config) {
-            Some(Arc::new(load_model(config)?))
-        } else {
-            None
-        };
-        Self::with_model(config, model)
+        Ok(Self(cai_backend::Backend::load(&config.into())?))
     }
 
     /// Whether [`Backend::load`] loads the model's weights: only for the in-process engine.
     pub fn loads_model(config: &Config) -> bool {
-        config.endpoints.is_empty()
+        cai_backend::Backend::loads_model(&config.into())
     }
 
     /// As [`Backend::load`] with a model already loaded (it must be `config.model` with
-    /// `config.chat_template`); required without endpoints. With endpoints, a model given here
-    /// counts the tokens; without one, its text side is read for that.
+    /// `config.chat_template`); required without endpoints.
     pub fn with_model(config: &Config, model: Option<Arc<LoadedModel>>) -> Result<Self> {
-        let template_of = |origin: &cai_model::LocalModel| match &config.chat_template {
-            Some(name) => name.clone(),
-            None => format!("model's own ({})", origin.path().display()),
-        };
-        if config.endpoints.is_empty() {
-            let model = model.ok_or_else(|| {
-                CritiqueError::Invalid(
-                    "the in-process engine needs a model (or give endpoints)".into(),
-                )
-            })?;
-            return Ok(Self {
-                template: template_of(&model.origin),
-                generator: Source::Engine(Engine::new(model.clone())),
-                model: Some(model),
-                codec: None,
-            });
-        }
-        if config.chat_template.is_some() {
-            tracing::warn!(
-                "chat_template only affects token counting with endpoints: they render with their own"
-            );
-        }
-        let remote = RemoteGenerator::new(remote_config(config))?;
-        tracing::info!(generator = %remote.describe(), "generating through remote endpoints");
-        let codec = match (&model, config.max_seq_length) {
-            (None, 1..) => Some(ChatCodec::load(
-                &ModelSpec::parse(&config.model)?,
-                config.chat_template.as_deref(),
-            )?),
-            _ => None,
-        };
-        let origin = model
-            .as_ref()
-            .map(|m| &m.origin)
-            .or(codec.as_ref().map(|c| &c.origin));
-        let counted = match origin {
-            Some(origin) => format!("; tokens counted with the {}", template_of(origin)),
-            None => String::new(),
-        };
-        Ok(Self {
-            template: format!("the endpoints' own{counted}"),
+        Ok(Self(cai_backend::Backend::with_model(
+            &config.into(),
             model,
-            codec,
-            generator: Source::Remote(remote, config.endpoints.len()),
-        })
+        )?))
     }
 
-    /// The environment of [`crate::run()`]: the engine, or the remote client once per endpoint (so
-    /// that as many batches as endpoints run at once), and the model (or its text side) as token
-    /// counter.
+    /// The environment of [`crate::run()`]: the backend's generators, token counter and template.
     pub fn environment(&self) -> Environment<'_> {
-        let generators: Vec<&dyn Generator> = match &self.generator {
-            Source::Engine(engine) => vec![engine],
-            Source::Remote(remote, workers) => vec![remote; *workers],
-        };
         Environment {
-            generators,
-            counter: match (&self.model, &self.codec) {
-                (Some(model), _) => Some(model.as_ref() as &dyn TokenCounter),
-                (None, Some(codec)) => Some(codec as &dyn TokenCounter),
-                (None, None) => None,
-            },
-            template: self.template.clone(),
+            generators: self.0.generators(),
+            counter: self.0.counter(),
+            template: self.0.template().to_string(),
         }
     }
 
     /// The loaded model, if any.
     pub fn model(&self) -> Option<&Arc<LoadedModel>> {
-        self.model.as_ref()
+        self.0.model()
     }
 }
 
 /// Loads `config.model` with its device, dtype and chat template.
 pub fn load_model(config: &Config) -> Result<LoadedModel> {
-    let options = LoadOptions {
-        device: parse_device(&config.device)?,
-        dtype: parse_dtype(&config.dtype)?,
-        chat_template: config.chat_template.clone(),
-    };
-    Ok(LoadedModel::load(
-        &ModelSpec::parse(&config.model)?,
-        &options,
-    )?)
-}
-
-/// The client settings of `config` (the API key is read from `config.api_key_env`).
-pub fn remote_config(config: &Config) -> RemoteConfig {
-    RemoteConfig {
-        model: config.remote_model.clone(),
-        timeout: Duration::from_secs(config.request_timeout_secs),
-        concurrency: config.concurrency,
-        ..RemoteConfig::new(config.api, config.endpoints.clone())
-    }
-    .api_key_from_env(&config.api_key_env)
-}
-
-/// Which generator a run used, for `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum GeneratorInfo {
-    /// The in-process engine.
-    Local {
-        /// The model as configured.
-        model: String,
-        /// Its device.
-        device: String,
-        /// Its compute dtype.
-        dtype: String,
-    },
-    /// Remote endpoints.
-    Endpoints {
-        /// Their API.
-        api: RemoteApi,
-        /// Their URLs.
-        endpoints: Vec<String>,
-        /// The `model` of OpenAI requests (`null` with NeMo's API, which has none).
-        remote_model: Option<String>,
-        /// Requests in flight per endpoint.
-        concurrency: usize,
-    },
-}
-
-impl GeneratorInfo {
-    /// The generator `config` selects.
-    pub fn of(config: &Config) -> Self {
-        if config.endpoints.is_empty() {
-            Self::Local {
-                model: config.model.clone(),
-                device: config.device.clone(),
-                dtype: config.dtype.clone(),
-            }
-        } else {
-            Self::Endpoints {
-                api: config.api,
-                endpoints: config.endpoints.clone(),
-                remote_model: (config.api == RemoteApi::OpenAi)
-                    .then(|| config.remote_model.clone()),
-                concurrency: config.concurrency,
-            }
-        }
-    }
+    Ok(cai_backend::load_model(&config.into())?)
 }
 
 #[cfg(test)]

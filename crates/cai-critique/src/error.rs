@@ -15,9 +15,9 @@ pub enum CritiqueError {
     /// The model or chat template failed outside a generation batch (loading, token counting).
     #[error(transparent)]
     Model(#[from] cai_model::ModelError),
-    /// The remote endpoints could not be set up (bad URL, …).
-    #[error("remote endpoints: {0}")]
-    Remote(#[from] cai_client::ClientError),
+    /// The generator backend could not be built (model, endpoints).
+    #[error(transparent)]
+    Backend(#[from] cai_backend::BackendError),
     /// A generator call failed; finished batches are kept, so re-running resumes.
     #[error("batch {batch} (prompts {first_id} … {last_id}), {step}: {source}")]
     Generation {

@@ -9,8 +9,8 @@
 //! # Inputs and outputs
 //! - Inputs ([`Inputs`]): red-team prompts in any layout [`input`] recognises (built-in corpus by
 //!   default), helpfulness chats (built-in by default), a constitution (built-in by default), and
-//!   one or more [`cai_model::Generator`]s: the in-process engine or remote endpoints (`cai-client`'s
-//!   `RemoteGenerator`), chosen from the configuration by [`Backend`].
+//!   one or more [`cai_data::Generator`]s: the in-process engine or remote endpoints (`cai-client`'s
+//!   `RemoteGenerator`), chosen from the configuration by `cai-backend` (through [`Backend`]).
 //! - Outputs in `out/` ([`output`]): `trace.jsonl` ([`cai_data::SlCaiTrace`]), `sl_cai.jsonl` and
 //!   the blend `sft.jsonl` (NeMo chat [`cai_data::ChatSample`]; HF `messages` copies on request),
 //!   `rejects.jsonl`, `summary.json` ([`Summary`]), `config.json`, and the work log
@@ -25,8 +25,10 @@
 //! - The last partial batch is processed; bad input records are counted and reported with
 //!   `file:line`; every quality filter ([`filter`], `max_seq_length`) is counted in the summary.
 //!
-//! The crate depends on `cai-model` (the `Generator` trait, the engine, chat messages), `cai-client`
-//! (the HTTP generator) and `cai-data` (records, readers, writers, constitutions, corpus) only.
+//! The crate depends on `cai-backend` (the generator choice and token counting, shared with the
+//! other generating stages), `cai-model` (the model types), `cai-client` (the endpoint settings)
+//! and `cai-data` (the `Generator` trait, chat messages, records, readers, writers, constitutions,
+//! corpus, run-directory names) only.
 
 pub mod assemble;
 pub mod backend;

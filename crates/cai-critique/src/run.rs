@@ -6,7 +6,6 @@ use cai_data::{ChatSample, Constitution, RedTeamPrompt, corpus};
 use cai_model::Generator;
 
 use crate::assemble::{TokenCounter, assemble};
-use crate::backend::GeneratorInfo;
 use crate::config::Config;
 use crate::error::{CritiqueError, Result};
 use crate::generate::{Observer, generate_all};
@@ -15,6 +14,7 @@ use crate::output;
 use crate::plan::{Plan, WorkItem};
 use crate::progress::ProgressLog;
 use crate::summary::{InputSummary, Ratio, RunInfo, Summary};
+use cai_backend::GeneratorInfo;
 
 /// The inputs of a run: prompts, helpfulness samples and the constitution.
 #[derive(Debug, Clone)]

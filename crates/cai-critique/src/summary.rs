@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use crate::backend::GeneratorInfo;
 use crate::config::Config;
 use crate::input::BadRecords;
+use cai_backend::GeneratorInfo;
 
 /// The whole summary.
 #[derive(Debug, Clone, Serialize)]

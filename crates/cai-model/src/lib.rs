@@ -20,6 +20,7 @@ pub mod generate;
 pub mod gguf;
 pub mod kernels;
 pub mod loaded;
+pub mod loss_mask;
 pub mod model;
 pub mod save;
 pub mod scoring;

@@ -6,6 +6,7 @@ use burn::tensor::{DType, Int, Tensor, TensorData};
 use crate::chat::{Message, Role};
 use crate::error::{ModelError, Result};
 use crate::loaded::LoadedModel;
+use crate::loss_mask::trained_spans;
 use crate::model::TokenBatch;
 
 /// A tokenized conversation with the tokens a chat SFT loss trains on.
@@ -77,33 +78,16 @@ impl LoadedModel {
 
     /// Renders a conversation (no generation prompt) and marks the assistant tokens.
     ///
-    /// The spans come from incremental rendering: the text an assistant message adds to the
-    /// conversation, cut after the model's end-of-turn token when the template writes one. No
-    /// template-specific markers are needed, so Mistral, ChatML and NeMo templates all work.
+    /// The spans come from incremental rendering ([`crate::loss_mask`]): the text an assistant
+    /// message adds to the conversation, cut after the model's end-of-turn token when the template
+    /// writes one.
     pub fn encode_chat_with_mask(&self, messages: &[Message]) -> Result<ChatEncoding> {
         let template = self.template()?;
         let full = template.render(messages, false)?;
         let eos = self.special_tokens.eos.as_str();
-        let mut spans = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            if m.role != Role::Assistant {
-                continue;
-            }
-            let before = template.render(&messages[..i], true)?;
-            let after = template.render(&messages[..=i], false)?;
-            if !after.starts_with(&before) || !full.starts_with(&after) {
-                return Err(ModelError::Template {
-                    origin: "assistant mask".into(),
-                    reason: format!("rendering is not incremental at message {i}"),
-                });
-            }
-            let added = &after[before.len()..];
-            let end = match (!eos.is_empty()).then(|| added.rfind(eos)).flatten() {
-                Some(pos) => before.len() + pos + eos.len(),
-                None => after.len(),
-            };
-            spans.push(before.len()..end);
-        }
+        let spans = trained_spans(template, messages, &full, eos, |i| {
+            messages[i].role == Role::Assistant
+        })?;
         let (ids, offsets) = self.tokenizer.encode_raw_with_offsets(&full)?;
         let assistant_mask = offsets
             .iter()

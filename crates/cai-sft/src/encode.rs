@@ -1,7 +1,7 @@
 //! Conversations → token ids with the flags of the tokens the loss trains on.
 //!
-//! The trained spans come from incremental rendering of the chat template, as
-//! `LoadedModel::encode_chat_with_mask` does for assistant turns: the text a trained message adds
+//! The trained spans come from incremental rendering of the chat template (`cai_model::loss_mask`,
+//! shared with `LoadedModel::encode_chat_with_mask`): the text a trained message adds
 //! to the conversation (for an assistant turn, after the generation prompt), cut after the
 //! template's end-of-turn token. No template markers are needed, so Mistral, ChatML and NeMo
 //! templates all work, and no BOS is added beyond what the template writes.
@@ -14,7 +14,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use cai_model::{ChatTemplate, LoadedModel, ModelError};
+use cai_model::{ChatTemplate, LoadedModel};
 
 use crate::conversation::{Conversation, LabelType};
 use crate::error::{Result, SftError};
@@ -44,46 +44,20 @@ impl Example {
 
 pub use cai_data::EncodeStats;
 
-/// Byte ranges of the rendered conversation that the loss trains on.
+/// Byte ranges of the rendered conversation that the loss trains on ([`cai_model::loss_mask`]).
 fn trained_spans(
     model: &LoadedModel,
     conv: &Conversation,
     full: &str,
 ) -> Result<Vec<Range<usize>>> {
-    let template = model.template()?;
     let eos = model.special_tokens.eos.as_str();
-    let messages = &conv.messages;
-    let mut spans = Vec::new();
-    for (i, message) in messages.iter().enumerate() {
-        if !conv.is_trained(i) {
-            continue;
-        }
-        let assistant = message.role == cai_data::Role::Assistant;
-        let before = template.render(&messages[..i], assistant)?;
-        let after = template.render(&messages[..=i], false)?;
-        if !after.starts_with(&before) || !full.starts_with(&after) {
-            return Err(ModelError::Template {
-                origin: "loss mask".into(),
-                reason: format!("rendering is not incremental at message {i}"),
-            }
-            .into());
-        }
-        let added = &after[before.len()..];
-        // An assistant turn trains from its first byte; another role from its content on (its
-        // header, e.g. `<|im_start|>user\n`, is the template's, not the speaker's).
-        let start = if assistant {
-            0
-        } else {
-            added.find(message.content.as_str()).unwrap_or(0)
-        };
-        let end = (!eos.is_empty())
-            .then(|| added.rfind(eos))
-            .flatten()
-            .filter(|&pos| pos >= start)
-            .map_or(added.len(), |pos| pos + eos.len());
-        spans.push(before.len() + start..before.len() + end);
-    }
-    Ok(spans)
+    Ok(cai_model::loss_mask::trained_spans(
+        model.template()?,
+        &conv.messages,
+        full,
+        eos,
+        |i| conv.is_trained(i),
+    )?)
 }
 
 /// Whether `model`'s chat template is the built-in `nemo` one (by source, so a `.jinja` copy of

@@ -1,0 +1,19 @@
+//! The error of building a backend.
+
+/// Result alias used across `cai-backend`.
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// Why a backend could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The model (or its text side) could not be loaded.
+    #[error(transparent)]
+    Model(#[from] cai_model::ModelError),
+    /// The remote endpoints could not be set up (bad URL, …).
+    #[error("remote endpoints: {0}")]
+    Remote(#[from] cai_client::ClientError),
+    /// The settings do not make a backend.
+    #[error("{0}")]
+    Invalid(String),
+}
