@@ -34,6 +34,7 @@ pub const SHARED_CRATES: &[&str] = &[
     "cai-data",
     "cai-client",
     "cai-cli",
+    "cai-backend",
 ];
 
 /// Crates that may name the kernels module.
