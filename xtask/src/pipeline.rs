@@ -154,7 +154,7 @@ pub fn pipeline(args: &[String]) -> Result<()> {
          SL-CAI model: {}\n\
          manifest:     {}\n\
          serve it:     cargo run --release -p cai-serve -- --model {} --port 5555\n\
-         not built yet: RL-CAI preference labelling, the reward model, PPO",
+         not in the pipeline yet: RL-CAI preference labelling, the reward model (cai-rm), PPO",
         critique_dir.display(),
         model.display(),
         run_dir.manifest().display(),
