@@ -7,9 +7,11 @@ Loads the committed tiny random Mistral as MistralForSequenceClassification (one
   - the gradients of that loss for the head, the final norm and one attention projection.
 cai-rm's `tests/reference.rs` recomputes all of it and compares within 1e-5.
 
-With --check DIR EXPECTED, instead loads a reward model that cai-rm saved (DIR) with
-AutoModelForSequenceClassification and compares its scores of EXPECTED's sequences (a JSON
-`{"sequences": [[ids…]], "rewards": [r…]}`) with cai-rm's: prints the largest difference.
+With --check DIR INPUT SCORES, instead loads a reward model that cai-rm saved (DIR) with
+AutoModelForSequenceClassification and its tokenizer and chat template, encodes each
+`{"prompt", "response"}` line of INPUT as cai-rm does (template, trailing whitespace dropped, EOS
+appended when missing), and compares with SCORES, the output of `cai-rm score --model DIR --input
+INPUT`: the token counts must agree; prints the largest reward difference.
 """
 import argparse
 import json
@@ -72,14 +74,29 @@ def make(tiny_dir, out):
     print(f"loss {float(loss):.6f}; rewards {chosen.tolist()} / {rejected.tolist()}")
 
 
-def check(model_dir, expected_path):
-    expected = json.load(open(expected_path))
+def encode(tok, prompt, response):
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    text = tok.apply_chat_template(messages, tokenize=False).rstrip()
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    if ids[-1] != tok.eos_token_id:
+        ids.append(tok.eos_token_id)
+    return ids
+
+
+def check(model_dir, input_path, scores_path):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, torch_dtype=torch.float32)
     model.eval()
     assert model.config.num_labels == 1, model.config.num_labels
+    inputs = [json.loads(line) for line in open(input_path) if line.strip()]
+    ours = [json.loads(line) for line in open(scores_path) if line.strip()]
+    worst = 0.0
     with torch.no_grad():
-        ours = [float(reward(model, ids)) for ids in expected["sequences"]]
-    worst = max(abs(a - b) for a, b in zip(ours, expected["rewards"]))
+        for item, mine in zip(inputs, ours, strict=True):
+            ids = encode(tok, item["prompt"], item["response"])
+            assert len(ids) == mine["tokens"], (len(ids), mine["tokens"])
+            worst = max(worst, abs(float(reward(model, ids)) - mine["reward"]))
     print(json.dumps({"class": type(model).__name__, "n": len(ours), "max_abs_diff": worst}))
 
 
@@ -87,7 +104,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", default="crates/cai-model/tests/fixtures/tiny-mistral")
     ap.add_argument("--out", default="crates/cai-rm/tests/fixtures")
-    ap.add_argument("--check", nargs=2, metavar=("DIR", "EXPECTED"))
+    ap.add_argument("--check", nargs=3, metavar=("DIR", "INPUT", "SCORES"))
     args = ap.parse_args()
     if args.check:
         check(*args.check)

@@ -22,6 +22,7 @@ commands:
   pipeline           the CAI pipeline on the default model: SL-CAI data, then SFT (runs/pipeline)
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
+  bench rm           one reward-model optimizer step vs PyTorch (target/bench/rm.json)
   tidy               check the workspace rules (crate dependencies, kernel users, file sizes)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
@@ -72,7 +73,8 @@ fn main() -> Result<()> {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("generate") => bench::bench("generate", "cai-model"),
             Some("sft") => bench::bench("sft", "cai-sft"),
-            _ => bail!("usage: cargo xtask bench generate|sft"),
+            Some("rm") => bench::bench("rm", "cai-rm"),
+            _ => bail!("usage: cargo xtask bench generate|sft|rm"),
         },
         Some("tidy") => tidy::tidy(),
         Some("golden") => run({

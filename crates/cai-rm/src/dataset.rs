@@ -36,7 +36,7 @@ pub struct DataStats {
 /// Splits off `fraction` of the pairs (seeded) as a held-out set: `(train, held out)`.
 fn hold_out(pairs: Vec<Pair>, fraction: f64, seed: u64) -> (Vec<Pair>, Vec<Pair>) {
     let held = (pairs.len() as f64 * fraction).round() as usize;
-    let order = epoch_order(pairs.len(), seed ^ 0x5EED_0F_5E1EC7, 0);
+    let order = epoch_order(pairs.len(), seed ^ 0x5EED_0F5E_1EC7, 0);
     let held_out: std::collections::HashSet<usize> = order[..held].iter().copied().collect();
     let (mut train, mut validation) = (Vec::new(), Vec::new());
     for (i, pair) in pairs.into_iter().enumerate() {

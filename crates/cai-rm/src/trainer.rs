@@ -153,7 +153,7 @@ pub fn train(cfg: &RmConfig) -> Result<Summary> {
         }
     };
     let resume_dir = resume.as_ref().map(|(_, path)| path.as_path());
-    cai_data::write_json_atomic(&out.join("config.json"), cfg)?;
+    cai_data::write_json_atomic(out.join("config.json"), cfg)?;
     let (mut model, mut rm) = load_reward_model(cfg, resume_dir)?;
     let data = PairSets::prepare(&model, cfg)?;
     let pad = model.config.pad_token_id.unwrap_or(0);
