@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a reward model on preference pairs.
-    Train(flags::TrainFlags),
+    Train(Box<flags::TrainFlags>),
     /// Score `{"prompt", "response"}` or `{"text"}` lines with a trained reward model.
     Score {
         /// The reward model directory (`cai-rm train`'s `DIR/model`).
@@ -88,7 +88,7 @@ fn score(model: PathBuf, input: PathBuf, batch_size: usize, device: String) -> a
 fn main() -> ExitCode {
     cai_cli::init_process();
     let result = match Cli::parse().command {
-        Command::Train(flags) => train(flags),
+        Command::Train(flags) => train(*flags),
         Command::Score {
             model,
             input,
