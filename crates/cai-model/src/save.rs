@@ -27,6 +27,20 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 }
 
 impl LoadedModel {
+    /// The padding id a saved sequence classifier declares. transformers scores each row at its
+    /// last token that is not padding, and the sequences a reward model scores end in EOS, so the
+    /// padding id must not be an EOS id (SmolLM2 pads with its EOS): the model's own padding id
+    /// when it is not one, else the smallest id that is neither EOS nor BOS.
+    fn classifier_pad_id(&self) -> u32 {
+        let stops = self.stop_token_ids();
+        let free = |id: &u32| !stops.contains(id) && Some(*id) != self.config.bos_token_id;
+        self.config
+            .pad_token_id
+            .filter(free)
+            .or_else(|| (0..).find(free))
+            .unwrap_or(0)
+    }
+
     /// Saves the model in Hugging Face layout under `dir` (created if needed), weights as `f32`.
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
         self.write_hf(dir, None)
@@ -71,10 +85,7 @@ impl LoadedModel {
             config["architectures"] = json!([self.config.architecture.hf_sequence_class()]);
             config["id2label"] = json!({"0": "LABEL_0"});
             config["label2id"] = json!({"LABEL_0": 0});
-            // transformers finds each row's last token through the padding id.
-            if config["pad_token_id"].is_null() {
-                config["pad_token_id"] = json!(self.stop_token_ids().first());
-            }
+            config["pad_token_id"] = json!(self.classifier_pad_id());
         }
         write_json(&dir.join("config.json"), &config)?;
         let tok_path = dir.join("tokenizer.json");

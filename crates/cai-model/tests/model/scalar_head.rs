@@ -72,7 +72,13 @@ fn a_reward_model_saves_as_sequence_classification_and_reloads_to_the_same_score
             .unwrap();
     assert_eq!(config["architectures"][0], "LlamaForSequenceClassification");
     assert_eq!(config["id2label"], serde_json::json!({"0": "LABEL_0"}));
-    assert!(config["pad_token_id"].is_u64());
+    // transformers scores the last non-padding token, and scored sequences end in EOS: the
+    // declared padding id must not be an EOS id (SmolLM2's own padding id is its EOS).
+    let pad = config["pad_token_id"].as_u64().expect("a padding id") as u32;
+    assert!(
+        !model.stop_token_ids().contains(&pad),
+        "pad {pad} is an EOS id"
+    );
 
     let spec = ModelSpec::parse(dir.path().to_str().unwrap()).unwrap();
     let reloaded = LoadedModel::load(&spec, &LoadOptions::default()).unwrap();
