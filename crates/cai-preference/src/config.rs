@@ -150,10 +150,7 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, why: &str| Err(PreferenceError::Input(format!("{field}: {why}")));
         if self.mode != Mode::Paper {
-            return bad(
-                "mode",
-                "only `paper` is implemented yet (`cot`, `nemo`: not yet)",
-            );
+            return bad("mode", "not implemented yet: only `paper` labels so far");
         }
         if self.judge_endpoint.is_some() {
             return bad(
