@@ -167,10 +167,10 @@ impl Config {
                 "must be at least 1",
             );
         }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) || self.temperature < 0.0 {
+        if self.top_p.is_nan() || self.top_p <= 0.0 || self.top_p > 1.0 || self.temperature < 0.0 {
             return bad("top_p/temperature", "top_p in (0, 1], temperature >= 0");
         }
-        if !(self.helpful_ratio >= 0.0) {
+        if self.helpful_ratio.is_nan() || self.helpful_ratio < 0.0 {
             return bad("helpful_ratio", "must be >= 0");
         }
         cai_data::split::split_sizes(self.splits.len().max(1) * 1000, &self.splits)

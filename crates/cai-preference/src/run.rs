@@ -89,8 +89,12 @@ pub fn read_inputs(config: &Config) -> Result<Inputs> {
     })
 }
 
-/// Loads the policy backend and the judge, then runs.
-pub fn load_and_run(config: &Config, inputs: Inputs) -> Result<Summary> {
+/// Loads the policy backend and the judge, then runs; `progress` as in [`run`].
+pub fn load_and_run(
+    config: &Config,
+    inputs: Inputs,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Summary> {
     let backend = Backend::load(&config.into())?;
     let judge_name = config.judge_model().to_string();
     let judge_model = match backend.model() {
@@ -104,7 +108,7 @@ pub fn load_and_run(config: &Config, inputs: Inputs) -> Result<Summary> {
         }
     };
     let judge = LocalJudge::new(judge_model, judge_name, config.judge_chat_template);
-    run(config, inputs, &backend.generators(), &judge, &mut |_| {})
+    run(config, inputs, &backend.generators(), &judge, progress)
 }
 
 /// The work-log key of `prompt` under `config`'s result settings.
@@ -116,8 +120,8 @@ pub fn prompt_key(config: &Config, prompt: &RedTeamPrompt) -> String {
     ])
 }
 
-/// Runs on the given generators and judge; `progress` gets the number of prompts each finished
-/// batch adds.
+/// Runs on the given generators and judge; `progress` gets the number of prompts found done in
+/// the work log, then the number each finished batch adds.
 pub fn run(
     config: &Config,
     inputs: Inputs,
@@ -137,6 +141,7 @@ pub fn run(
         .filter(|&i| !done.contains_key(&keys[i]))
         .collect();
     let resumed = keys.len() - pending.len();
+    progress(resumed);
     let started = Instant::now();
     let mut judged_now = 0;
     let batches: Vec<&[usize]> = pending.chunks(config.batch_size).collect();

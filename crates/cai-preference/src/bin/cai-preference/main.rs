@@ -37,7 +37,10 @@ enum Command {
 fn label(flags: flags::LabelFlags) -> anyhow::Result<()> {
     let config = cai_preference::Config::load(flags.config.as_deref(), flags.overrides()?)?;
     let inputs = cai_preference::read_inputs(&config)?;
-    let summary = cai_preference::load_and_run(&config, inputs)?;
+    let bar = cai_cli::progress_bar(inputs.prompts.len() as u64, "prompts");
+    let summary = cai_preference::load_and_run(&config, inputs, &mut |n| bar.inc(n as u64));
+    bar.finish_and_clear();
+    let summary = summary?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
