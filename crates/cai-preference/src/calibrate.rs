@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::input::CalibrationPair;
-use crate::judge::{Comparison, OptionScorer, draw_principle, judge_both_orders};
+use crate::judge::{Comparison, OptionScorer, draw_principles, judge_both_orders};
 use crate::label::{BothOrders, TIE_TOLERANCE};
 
 /// Equal-width confidence bins over [½, 1] of the calibration error.
@@ -66,24 +66,34 @@ pub fn metrics(orders: &[BothOrders]) -> CalibrationReport {
     }
 }
 
-/// Scores every pair in both orders (good first, then good second) under a principle drawn per
-/// pair from `constitution`, and reports the metrics.
+/// Scores every pair in both orders (good first, then good second) under `ensemble` principles
+/// drawn per pair from `constitution` (averaged), and reports the metrics.
 pub fn calibrate(
     scorer: &dyn OptionScorer,
     constitution: &Constitution,
     pairs: &[CalibrationPair],
+    ensemble: usize,
 ) -> Result<CalibrationReport> {
     crate::run::check_judge_principles(constitution, "the constitution")?;
+    let principles = &constitution.judge_principles;
+    let m = ensemble.clamp(1, principles.len());
     let comparisons: Vec<Comparison<'_>> = pairs
         .iter()
-        .map(|p| Comparison {
-            prompt: &p.prompt,
-            first: &p.good,
-            second: &p.bad,
-            principle: draw_principle(&constitution.judge_principles, &[&p.prompt, "calibrate"]),
+        .flat_map(|p| {
+            draw_principles(principles, m, &[&p.prompt, "calibrate"])
+                .into_iter()
+                .map(|principle| Comparison {
+                    prompt: &p.prompt,
+                    first: &p.good,
+                    second: &p.bad,
+                    principle,
+                })
         })
         .collect();
-    Ok(metrics(&judge_both_orders(scorer, &comparisons)?))
+    let orders = judge_both_orders(scorer, &comparisons)?;
+    Ok(metrics(
+        &orders.chunks(m).map(BothOrders::mean).collect::<Vec<_>>(),
+    ))
 }
 
 #[cfg(test)]

@@ -86,6 +86,8 @@ pub struct Config {
     pub batch_size: usize,
     /// Wrap the judge prompt in the judge's chat template.
     pub judge_chat_template: bool,
+    /// Principles per pair, averaged (a principle ensemble; 1: one drawn principle).
+    pub ensemble: usize,
     /// Human helpfulness pairs (hh-rlhf or preference records); `None`: the built-in corpus.
     pub helpful_file: Option<PathBuf>,
     /// Helpful pairs blended in per AI-labelled pair (capped at those available; 0: none).
@@ -129,6 +131,7 @@ impl Default for Config {
             limit: None,
             batch_size: 4,
             judge_chat_template: false,
+            ensemble: 1,
             helpful_file: None,
             helpful_ratio: 1.0,
             splits: vec![0.8, 0.2],
@@ -161,9 +164,13 @@ impl Config {
         if self.candidates < 2 {
             return bad("candidates", "need at least 2 candidates to compare");
         }
-        if self.batch_size == 0 || self.concurrency == 0 || self.tokens_to_generate == 0 {
+        if self.batch_size == 0
+            || self.ensemble == 0
+            || self.concurrency == 0
+            || self.tokens_to_generate == 0
+        {
             return bad(
-                "batch_size/concurrency/tokens_to_generate",
+                "batch_size/ensemble/concurrency/tokens_to_generate",
                 "must be at least 1",
             );
         }
@@ -201,7 +208,7 @@ impl Config {
             "policy": self.policy, "judge": self.judge_model(), "mode": self.mode,
             "chat_template": self.chat_template, "candidates": self.candidates,
             "temperatures": self.temperatures(), "top_k": self.top_k, "top_p": self.top_p,
-            "tokens_to_generate": self.tokens_to_generate, "judge_chat_template": self.judge_chat_template,
+            "tokens_to_generate": self.tokens_to_generate, "judge_chat_template": self.judge_chat_template, "ensemble": self.ensemble,
             "constitution": self.constitution, "seed": self.seed,
         })
     }

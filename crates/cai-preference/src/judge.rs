@@ -137,8 +137,21 @@ impl OptionScorer for LocalJudge {
     }
 }
 
-/// The principle of a comparison, drawn from `principles` with a seed derived from `parts`.
-pub fn draw_principle<'a>(principles: &'a [JudgePrinciple], parts: &[&str]) -> &'a JudgePrinciple {
-    let seed = crate::label::seed_of(parts);
-    &principles[(seed % principles.len() as u64) as usize]
+/// The principles of a comparison: `m` distinct ones (all when `m` is at least their number;
+/// at least one), in an order seeded by `parts`.
+pub fn draw_principles<'a>(
+    principles: &'a [JudgePrinciple],
+    m: usize,
+    parts: &[&str],
+) -> Vec<&'a JudgePrinciple> {
+    let mut ranked: Vec<(u64, &JudgePrinciple)> = principles
+        .iter()
+        .map(|p| {
+            let mut key = parts.to_vec();
+            key.push(&p.id);
+            (crate::label::seed_of(&key), p)
+        })
+        .collect();
+    ranked.sort_by_key(|&(seed, _)| seed);
+    ranked.into_iter().take(m.max(1)).map(|(_, p)| p).collect()
 }

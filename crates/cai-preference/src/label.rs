@@ -22,6 +22,15 @@ impl BothOrders {
         0.5 * (self.p_ab + 1.0 - self.p_ba)
     }
 
+    /// The mean of several judgements of one pair (a principle ensemble); p averages with them.
+    pub fn mean(all: &[BothOrders]) -> BothOrders {
+        let n = all.len().max(1) as f64;
+        BothOrders {
+            p_ab: all.iter().map(|o| o.p_ab).sum::<f64>() / n,
+            p_ba: all.iter().map(|o| o.p_ba).sum::<f64>() / n,
+        }
+    }
+
     /// Whether the label is a tie (exactly ½ up to [`TIE_TOLERANCE`]).
     pub fn is_tie(&self) -> bool {
         (self.p_first() - 0.5).abs() <= TIE_TOLERANCE
@@ -91,6 +100,22 @@ mod tests {
         };
         assert!((consistent.p_first() - 0.85).abs() < 1e-12);
         assert!(!consistent.positions_disagree());
+    }
+
+    #[test]
+    fn an_ensemble_averages_the_labels() {
+        let mean = BothOrders::mean(&[
+            BothOrders {
+                p_ab: 0.9,
+                p_ba: 0.1,
+            },
+            BothOrders {
+                p_ab: 0.5,
+                p_ba: 0.7,
+            },
+        ]);
+        // Labels 0.9 and 0.4 average to 0.65.
+        assert!((mean.p_first() - 0.65).abs() < 1e-12);
     }
 
     #[test]

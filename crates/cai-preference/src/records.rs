@@ -29,7 +29,8 @@ pub fn record(result: &PromptResult, pair: &JudgedPair, judge: &str) -> Option<P
     let p = p_first.max(1.0 - p_first);
     let explanation = json!({
         "mode": "paper",
-        "principle": pair.principle,
+        "principles": pair.principles,
+        "per_principle": pair.per_principle,
         "p_ab": pair.orders.p_ab,
         "p_ba": pair.orders.p_ba,
         "chosen_was": if first_chosen { "first" } else { "second" },
@@ -41,7 +42,7 @@ pub fn record(result: &PromptResult, pair: &JudgedPair, judge: &str) -> Option<P
         prompt: result.prompt.prompt.clone(),
         chosen: result.candidates[chosen].clone(),
         rejected: result.candidates[rejected].clone(),
-        principles: vec![pair.principle.clone()],
+        principles: pair.principles.clone(),
         judge: Some(Judgement {
             model: Some(judge.to_string()),
             chosen_score: Some(p),

@@ -15,8 +15,8 @@ use crate::candidates::{keep_distinct, pairs, requests};
 use crate::config::Config;
 use crate::error::{PreferenceError, Result};
 use crate::files::{AI_PREFERENCES, WORK_LOG, split_records};
-use crate::judge::{Comparison, LocalJudge, OptionScorer, draw_principle, judge_both_orders};
-use crate::label::hash_hex;
+use crate::judge::{Comparison, LocalJudge, OptionScorer, draw_principles, judge_both_orders};
+use crate::label::{BothOrders, hash_hex};
 use crate::records::{draw_helpful, record, split, split_names};
 use crate::summary::{Counts, Summary};
 use crate::worklog::{JudgedPair, PromptResult, WorkLog};
@@ -259,31 +259,34 @@ fn judge_batch(
     for (r, result) in results.iter().enumerate() {
         for (first, second) in pairs(result.candidates.len()) {
             let tag = format!("{first}-{second}");
-            let principle = draw_principle(principles, &[&result.key, &tag, &seed]);
-            planned.push((r, first, second, principle));
+            let drawn = draw_principles(principles, config.ensemble, &[&result.key, &tag, &seed]);
+            planned.push((r, first, second, drawn));
         }
     }
     let comparisons: Vec<Comparison<'_>> = planned
         .iter()
-        .map(|&(r, first, second, principle)| Comparison {
-            prompt: &results[r].prompt.prompt,
-            first: &results[r].candidates[first],
-            second: &results[r].candidates[second],
-            principle,
+        .flat_map(|(r, first, second, drawn)| {
+            drawn.iter().map(|&principle| Comparison {
+                prompt: &results[*r].prompt.prompt,
+                first: &results[*r].candidates[*first],
+                second: &results[*r].candidates[*second],
+                principle,
+            })
         })
         .collect();
-    let orders = judge_both_orders(judge, &comparisons)?;
+    let mut orders = judge_both_orders(judge, &comparisons)?.into_iter();
     let judged: Vec<(usize, JudgedPair)> = planned
         .iter()
-        .zip(orders)
-        .map(|(&(r, first, second, principle), orders)| {
+        .map(|(r, first, second, drawn)| {
+            let per_principle: Vec<BothOrders> = orders.by_ref().take(drawn.len()).collect();
             let pair = JudgedPair {
-                first,
-                second,
-                principle: principle.id.clone(),
-                orders,
+                first: *first,
+                second: *second,
+                principles: drawn.iter().map(|p| p.id.clone()).collect(),
+                orders: BothOrders::mean(&per_principle),
+                per_principle,
             };
-            (r, pair)
+            (*r, pair)
         })
         .collect();
     for (r, pair) in judged {

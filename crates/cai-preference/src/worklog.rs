@@ -21,9 +21,11 @@ pub struct JudgedPair {
     pub first: usize,
     /// Index of the second answer.
     pub second: usize,
-    /// Id of the judging principle.
-    pub principle: String,
-    /// The judge's probabilities in both orders.
+    /// Ids of the judging principles (one, or an ensemble).
+    pub principles: Vec<String>,
+    /// The judge's probabilities in both orders under each principle.
+    pub per_principle: Vec<BothOrders>,
+    /// Their mean: what labels the pair.
     pub orders: BothOrders,
 }
 

@@ -116,7 +116,7 @@ fn calibration_runs_on_the_local_judge() {
             bad: "Sure:".into(),
         },
     ];
-    let report = calibrate(&judge, &Constitution::builtin(), &pairs).unwrap();
+    let report = calibrate(&judge, &Constitution::builtin(), &pairs, 2).unwrap();
     assert_eq!(report.n, 2);
     assert!((0.0..=1.0).contains(&report.accuracy));
     assert!(report.position_bias.abs() <= 0.5 && (0.0..=0.5).contains(&report.ece));

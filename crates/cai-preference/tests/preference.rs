@@ -165,6 +165,7 @@ fn a_run_counts_by_reason_and_writes_oriented_soft_labels() {
         assert_eq!(explanation["p_ab"], 0.8);
         assert_eq!(explanation["p_ba"], 0.3);
         assert_eq!(r.principles.len(), 1);
+        assert_eq!(explanation["per_principle"].as_array().unwrap().len(), 1);
         assert_eq!(r.source, "rl-cai");
     }
 
@@ -277,5 +278,30 @@ fn bad_inputs_are_named_before_any_model_loads() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not implemented yet"), "{key}={value}: {err}");
+    }
+}
+
+#[test]
+fn an_ensemble_judges_each_pair_under_distinct_principles() {
+    let dir = tempfile::tempdir().unwrap();
+    write_prompts(&dir.path().join("prompts.jsonl"), 2);
+    let cfg = Config {
+        ensemble: 3,
+        ..config(dir.path(), None)
+    };
+    label(&cfg, &FakePolicy::default());
+    for line in read_lines(&cfg.output_dir.join(WORK_LOG)) {
+        for pair in line["pairs"].as_array().unwrap() {
+            let mut ids: Vec<&str> = pair["principles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            assert_eq!(pair["per_principle"].as_array().unwrap().len(), 3);
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 3, "distinct principles");
+        }
     }
 }

@@ -73,6 +73,13 @@ pub struct LabelFlags {
     /// Seed of sampling, principle draws, blending and splitting.
     #[arg(long)]
     seed: Option<u64>,
+    /// Principles per pair, averaged (default 1).
+    #[arg(long)]
+    ensemble: Option<usize>,
+    /// Wrap the judge prompt in the judge's chat template.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    judge_chat_template: bool,
 }
 
 impl LabelFlags {
@@ -97,6 +104,9 @@ pub struct CalibrateFlags {
     /// Wrap the judge prompt in the judge's chat template.
     #[arg(long)]
     pub judge_chat_template: bool,
+    /// Principles per pair, averaged.
+    #[arg(long, default_value_t = 1)]
+    pub ensemble: usize,
     /// Device.
     #[arg(long, default_value = if cfg!(feature = "cuda") { "cuda" } else { "cpu" })]
     pub device: String,

@@ -59,7 +59,7 @@ fn calibrate(flags: flags::CalibrateFlags) -> anyhow::Result<()> {
     let model = model.with_context(|| format!("loading the judge {}", flags.judge))?;
     let judge =
         cai_preference::LocalJudge::new(Arc::new(model), &flags.judge, flags.judge_chat_template);
-    let report = cai_preference::calibrate(&judge, &constitution, &pairs)?;
+    let report = cai_preference::calibrate(&judge, &constitution, &pairs, flags.ensemble)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
