@@ -86,7 +86,8 @@ pub struct Config {
     pub batch_size: usize,
     /// Wrap the judge prompt in the judge's chat template.
     pub judge_chat_template: bool,
-    /// Principles per pair, averaged (a principle ensemble; 1: one drawn principle).
+    /// Principles per pair, averaged (a principle ensemble; 1: one drawn principle; default 4,
+    /// chosen by calibration, see `docs/stages/preference.md`).
     pub ensemble: usize,
     /// Human helpfulness pairs (hh-rlhf or preference records); `None`: the built-in corpus.
     pub helpful_file: Option<PathBuf>,
@@ -131,7 +132,7 @@ impl Default for Config {
             limit: None,
             batch_size: 4,
             judge_chat_template: false,
-            ensemble: 1,
+            ensemble: 4,
             helpful_file: None,
             helpful_ratio: 1.0,
             splits: vec![0.8, 0.2],

@@ -105,6 +105,7 @@ fn config(dir: &Path, limit: Option<usize>) -> Config {
         output_dir: dir.join("out"),
         limit,
         batch_size: 2,
+        ensemble: 1,
         helpful_ratio: 0.5,
         ..Config::default()
     }

@@ -73,7 +73,7 @@ pub struct LabelFlags {
     /// Seed of sampling, principle draws, blending and splitting.
     #[arg(long)]
     seed: Option<u64>,
-    /// Principles per pair, averaged (default 1).
+    /// Principles per pair, averaged (default 4).
     #[arg(long)]
     ensemble: Option<usize>,
     /// Wrap the judge prompt in the judge's chat template.
@@ -104,8 +104,8 @@ pub struct CalibrateFlags {
     /// Wrap the judge prompt in the judge's chat template.
     #[arg(long)]
     pub judge_chat_template: bool,
-    /// Principles per pair, averaged.
-    #[arg(long, default_value_t = 1)]
+    /// Principles per pair, averaged (as a labelling run's default).
+    #[arg(long, default_value_t = 4)]
     pub ensemble: usize,
     /// Device.
     #[arg(long, default_value = if cfg!(feature = "cuda") { "cuda" } else { "cpu" })]
