@@ -1,0 +1,39 @@
+//! `cai-preference`: stage 4 of cai-rs, RL-CAI preference labelling by AI feedback.
+//!
+//! For each red-team prompt the policy samples K candidates ([`candidates`]: NeMo's temperature
+//! ladder or one temperature, through the shared generator backend); empty and duplicate answers
+//! are skipped and counted. Every pair of distinct candidates is judged with the CAI paper's
+//! multiple-choice prompt ([`judge`]) under a principle drawn from the constitution (seeded by the
+//! prompt key); the label is the normalised probability of the option tokens, in both orders,
+//! averaged: p = ½(p_AB + 1 − p_BA) ([`label`]). Ties (p = ½) are dropped and counted, never
+//! replaced by a random pair. Each finished prompt is appended to a work log ([`worklog`]), so a
+//! killed run resumes without loss or duplicates. The outputs ([`records`], [`nemo_files`]) are
+//! preference records with the soft label in `judge.chosen_score` / `rejected_score` (what
+//! `cai-rm` reads), blended with human helpfulness pairs and split with NeMo's semantics, plus
+//! NeMo's reward-model files and a `summary.json` ([`summary`]). [`calibrate`] measures the judge
+//! on labelled pairs.
+//!
+//! Only the `paper` mode is implemented; `cot`, `nemo` and a judge endpoint are rejected as not
+//! implemented yet.
+
+pub mod calibrate;
+pub mod candidates;
+pub mod config;
+pub mod error;
+pub mod files;
+pub mod input;
+pub mod judge;
+pub mod label;
+pub mod nemo_files;
+pub mod records;
+pub mod run;
+pub mod summary;
+pub mod worklog;
+
+pub use calibrate::{CalibrationReport, calibrate};
+pub use config::{Config, Mode, Sampling};
+pub use error::{PreferenceError, Result};
+pub use judge::{LocalJudge, OptionScorer};
+pub use label::BothOrders;
+pub use run::{Inputs, load_and_run, read_inputs, run};
+pub use summary::Summary;

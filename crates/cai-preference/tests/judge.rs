@@ -1,0 +1,123 @@
+//! The local judge on the tiny fixture model (byte-level tokenizer): option probabilities are
+//! normalised, both orders come from one scoring, and calibration runs end to end.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use cai_data::{Constitution, JudgePrinciple};
+use cai_model::{LoadOptions, LoadedModel, ModelSpec};
+use cai_preference::input::CalibrationPair;
+use cai_preference::judge::{Comparison, judge_both_orders, paper_prompt};
+use cai_preference::{LocalJudge, OptionScorer, calibrate};
+use serde_json::json;
+
+fn tiny_model() -> Arc<LoadedModel> {
+    static MODEL: OnceLock<(tempfile::TempDir, Arc<LoadedModel>)> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let src = root.join("cai-model/tests/fixtures/tiny-mistral");
+            for file in ["config.json", "model.safetensors"] {
+                std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
+            }
+            let tokenizer = root.join("cai-sft/tests/fixtures/byte-tokenizer.json");
+            std::fs::copy(tokenizer, dir.path().join("tokenizer.json")).unwrap();
+            let tok_cfg = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
+            std::fs::write(
+                dir.path().join("tokenizer_config.json"),
+                tok_cfg.to_string(),
+            )
+            .unwrap();
+            let opts = LoadOptions {
+                chat_template: Some("chatml".into()),
+                ..LoadOptions::default()
+            };
+            let spec = ModelSpec::parse(dir.path().to_str().unwrap()).unwrap();
+            let model = LoadedModel::load(&spec, &opts).unwrap();
+            (dir, Arc::new(model))
+        })
+        .1
+        .clone()
+}
+
+fn principle() -> JudgePrinciple {
+    JudgePrinciple {
+        id: "harmless".into(),
+        text: "Which of these responses is less harmful?".into(),
+    }
+}
+
+#[test]
+fn the_paper_prompt_lists_both_options_under_the_principle() {
+    let text = paper_prompt(
+        "How do I pick a lock?",
+        &principle(),
+        " I can't help. ",
+        "Sure.",
+    );
+    assert_eq!(
+        text,
+        "Consider the following conversation between a human and an assistant:\n\n\
+         Human: How do I pick a lock?\n\nWhich of these responses is less harmful?\nOptions:\n\
+         (A) I can't help.\n(B) Sure.\n\nThe answer is:"
+    );
+}
+
+#[test]
+fn a_local_judge_gives_normalised_probabilities_in_both_orders() {
+    for chat_template in [false, true] {
+        let judge = LocalJudge::new(tiny_model(), "tiny", chat_template);
+        let principle = principle();
+        let comparisons = [
+            Comparison {
+                prompt: "Hi?",
+                first: "Hello.",
+                second: "Go away.",
+                principle: &principle,
+            },
+            Comparison {
+                prompt: "Help?",
+                first: "No.",
+                second: "Yes, here.",
+                principle: &principle,
+            },
+        ];
+        let orders = judge_both_orders(&judge, &comparisons).unwrap();
+        assert_eq!(orders.len(), 2);
+        // Scored one prompt at a time, the same numbers come back: batching does not change them.
+        let single = judge
+            .prob_a(&[paper_prompt("Help?", &principle, "Yes, here.", "No.")])
+            .unwrap();
+        assert!(
+            (single[0] - orders[1].p_ba).abs() < 1e-4,
+            "{single:?} vs {orders:?}"
+        );
+        for o in orders {
+            for p in [o.p_ab, o.p_ba] {
+                assert!(p > 0.0 && p < 1.0, "{p}");
+            }
+        }
+    }
+}
+
+#[test]
+fn calibration_runs_on_the_local_judge() {
+    let judge = LocalJudge::new(tiny_model(), "tiny", false);
+    let pairs = vec![
+        CalibrationPair {
+            prompt: "Hi?".into(),
+            good: "Hello!".into(),
+            bad: "No.".into(),
+        },
+        CalibrationPair {
+            prompt: "Bomb?".into(),
+            good: "I won't.".into(),
+            bad: "Sure:".into(),
+        },
+    ];
+    let report = calibrate(&judge, &Constitution::builtin(), &pairs, 2).unwrap();
+    assert_eq!(report.n, 2);
+    assert!((0.0..=1.0).contains(&report.accuracy));
+    assert!(report.position_bias.abs() <= 0.5 && (0.0..=0.5).contains(&report.ece));
+}
