@@ -154,7 +154,7 @@ pub fn pipeline(args: &[String]) -> Result<()> {
          SL-CAI model: {}\n\
          manifest:     {}\n\
          serve it:     cargo run --release -p cai-serve -- --model {} --port 5555\n\
-         not in the pipeline yet: RL-CAI preference labelling, the reward model (cai-rm), PPO",
+         not in the pipeline yet: preference labelling (cai-preference), the reward model (cai-rm); not built: PPO",
         critique_dir.display(),
         model.display(),
         run_dir.manifest().display(),

@@ -49,19 +49,38 @@ fn hold_out(pairs: Vec<Pair>, fraction: f64, seed: u64) -> (Vec<Pair>, Vec<Pair>
     (train, validation)
 }
 
-impl PairSets {
-    /// Reads, splits and encodes the pairs `cfg` names with `model`'s template and tokenizer.
-    pub fn prepare(model: &LoadedModel, cfg: &RmConfig) -> Result<Self> {
+/// The pairs of a run, read and split but not yet encoded: read before the model is loaded, so
+/// bad input fails early.
+#[derive(Debug)]
+pub struct RawPairs {
+    train: Vec<Pair>,
+    validation: Vec<Pair>,
+    train_read: usize,
+}
+
+impl RawPairs {
+    /// Reads and splits the pairs `cfg` names.
+    pub fn read(cfg: &RmConfig) -> Result<Self> {
         let pairs = read_pairs(&cfg.train_file, cfg.format)?;
         let train_read = pairs.len();
         let (train, validation) = match &cfg.validation_file {
             Some(path) => (pairs, read_pairs(path, cfg.format)?),
             None => hold_out(pairs, cfg.validation_fraction, cfg.seed),
         };
-        let (train, train_stats) = encode_pairs(model, &train, cfg.max_seq_length)?;
-        let (validation, validation_stats) = encode_pairs(model, &validation, cfg.max_seq_length)?;
-        let stats = DataStats {
+        Ok(Self {
+            train,
+            validation,
             train_read,
+        })
+    }
+
+    /// Encodes the pairs with `model`'s template and tokenizer.
+    pub fn encode(self, model: &LoadedModel, cfg: &RmConfig) -> Result<PairSets> {
+        let (train, train_stats) = encode_pairs(model, &self.train, cfg.max_seq_length)?;
+        let (validation, validation_stats) =
+            encode_pairs(model, &self.validation, cfg.max_seq_length)?;
+        let stats = DataStats {
+            train_read: self.train_read,
             train: train_stats,
             validation: validation_stats,
             train_ai_labelled: train.iter().filter(|p| p.ai_labelled).count(),
@@ -72,7 +91,7 @@ impl PairSets {
             too_long = stats.train.too_long + stats.validation.too_long,
             "encoded pairs"
         );
-        Ok(Self {
+        Ok(PairSets {
             train,
             validation,
             stats,

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::checkpoint::{self, RmState};
 use crate::config::RmConfig;
-use crate::dataset::{DataStats, PairSets};
+use crate::dataset::{DataStats, RawPairs};
 use crate::encode::EncodedPair;
 use crate::error::{Result, RmError};
 use crate::loss::bradley_terry;
@@ -139,6 +139,8 @@ fn progress(cfg: &RmConfig, max_steps: u64, start: u64) -> indicatif::ProgressBa
 
 /// Trains a reward model as `cfg` describes; see the crate documentation.
 pub fn train(cfg: &RmConfig) -> Result<Summary> {
+    // The data first: a bad file fails before anything is written or loaded.
+    let raw = RawPairs::read(cfg)?;
     let out = &cfg.output_dir;
     std::fs::create_dir_all(out).map_err(|e| cai_model::ModelError::io(out, e))?;
     let ckpts = CheckpointDir::new(out.join("checkpoints"), Some(cfg.keep_checkpoints));
@@ -155,7 +157,7 @@ pub fn train(cfg: &RmConfig) -> Result<Summary> {
     let resume_dir = resume.as_ref().map(|(_, path)| path.as_path());
     cai_data::write_json_atomic(out.join("config.json"), cfg)?;
     let (mut model, mut rm) = load_reward_model(cfg, resume_dir)?;
-    let data = PairSets::prepare(&model, cfg)?;
+    let data = raw.encode(&model, cfg)?;
     let pad = model.config.pad_token_id.unwrap_or(0);
     let steps_per_epoch = (data.train.len() / cfg.global_batch_size) as u64;
     if steps_per_epoch == 0 {
