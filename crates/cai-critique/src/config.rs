@@ -1,7 +1,8 @@
 //! Stage configuration: NeMo's SL-CAI defaults, overridden by a TOML file, overridden by flags.
 //!
-//! Layers are merged as JSON values (defaults ← file ← flags) and deserialised once, so every field
-//! has exactly one definition here; a key that is not a field at any level is an error naming it.
+//! Layers are merged as JSON values (defaults ← file ← flags, `cai_cli::layered`) and deserialised
+//! once, so every field has exactly one definition here; a key that is not a field at any level is
+//! an error naming it.
 
 use std::path::{Path, PathBuf};
 
@@ -129,20 +130,8 @@ pub fn nemo_sl_sampling() -> SamplingParams {
 impl Config {
     /// Defaults, then the TOML file at `path` (if any), then `overrides` (a JSON object of flags).
     pub fn load(path: Option<&Path>, overrides: Value) -> Result<Self> {
-        let mut merged = serde_json::to_value(Self::default())
-            .map_err(|e| CritiqueError::config("defaults", e.to_string()))?;
-        if let Some(path) = path {
-            let origin = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|e| CritiqueError::io(path, e))?;
-            let file: toml::Table =
-                toml::from_str(&text).map_err(|e| CritiqueError::config(&origin, e.to_string()))?;
-            let file = serde_json::to_value(file)
-                .map_err(|e| CritiqueError::config(&origin, e.to_string()))?;
-            merge(&mut merged, file, "").map_err(|e| CritiqueError::config(&origin, e))?;
-        }
-        merge(&mut merged, overrides, "").map_err(|e| CritiqueError::config("flags", e))?;
-        let config: Self = serde_json::from_value(merged)
-            .map_err(|e| CritiqueError::config("merged", e.to_string()))?;
+        let config = cai_cli::load_layered(&Self::default(), path, overrides)
+            .map_err(|e| CritiqueError::config(e.origin, e.reason))?;
         config.validate()?;
         Ok(config)
     }
@@ -180,31 +169,6 @@ impl Config {
             .validate()
             .map_err(|e| CritiqueError::config("sampling", e))
     }
-}
-
-/// Overlays `over` onto `base`; objects merge key by key, anything else replaces. A key `base` lacks
-/// is an unknown field.
-fn merge(base: &mut Value, over: Value, at: &str) -> std::result::Result<(), String> {
-    let Value::Object(over) = over else {
-        *base = over;
-        return Ok(());
-    };
-    let Value::Object(base) = base else {
-        return Err(format!("`{at}` is not a table"));
-    };
-    for (key, value) in over {
-        let path = if at.is_empty() {
-            key.clone()
-        } else {
-            format!("{at}.{key}")
-        };
-        match base.get_mut(&key) {
-            Some(slot) if slot.is_object() => merge(slot, value, &path)?,
-            Some(slot) => *slot = value,
-            None => return Err(format!("unknown field `{path}`")),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -144,16 +144,7 @@ pub fn train(cfg: &RmConfig) -> Result<Summary> {
     let out = &cfg.output_dir;
     std::fs::create_dir_all(out).map_err(|e| cai_model::ModelError::io(out, e))?;
     let ckpts = CheckpointDir::new(out.join("checkpoints"), Some(cfg.keep_checkpoints));
-    let resume = match (cfg.resume, ckpts.latest()?) {
-        (true, latest) => latest,
-        (false, None) => None,
-        (false, Some((_, path))) => {
-            return Err(RmError::Config(format!(
-                "{} already holds checkpoints; pass --resume or use another output directory",
-                path.parent().unwrap_or(out).display()
-            )));
-        }
-    };
+    let resume = ckpts.resume_point(cfg.resume)?;
     let resume_dir = resume.as_ref().map(|(_, path)| path.as_path());
     cai_data::write_json_atomic(out.join("config.json"), cfg)?;
     let (mut model, mut rm) = load_reward_model(cfg, resume_dir)?;

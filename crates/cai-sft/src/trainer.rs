@@ -94,16 +94,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
     let out = &cfg.output_dir;
     std::fs::create_dir_all(out).map_err(|e| SftError::io(out, e))?;
     let ckpts = CheckpointDir::new(out.join("checkpoints"), Some(cfg.keep_checkpoints));
-    let resume = match (cfg.resume, ckpts.latest()?) {
-        (true, latest) => latest,
-        (false, None) => None,
-        (false, Some((_, path))) => {
-            return Err(SftError::Config(format!(
-                "{} already holds checkpoints; pass --resume or use another output_dir",
-                path.parent().unwrap_or(out).display()
-            )));
-        }
-    };
+    let resume = ckpts.resume_point(cfg.resume)?;
     let resume_dir = resume.as_ref().map(|(_, path)| path.as_path());
     let config_json =
         serde_json::to_string_pretty(cfg).map_err(|e| SftError::Config(e.to_string()))?;

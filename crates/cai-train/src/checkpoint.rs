@@ -89,6 +89,20 @@ impl CheckpointDir {
         Ok(self.list()?.pop())
     }
 
+    /// The checkpoint a run starts from: the newest one when `resume`, none for a fresh run. A fresh
+    /// run over existing checkpoints is refused, so a run is never silently restarted on top of
+    /// another one's files.
+    pub fn resume_point(&self, resume: bool) -> Result<Option<(u64, PathBuf)>> {
+        match (resume, self.latest()?) {
+            (true, latest) => Ok(latest),
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(ModelError::Invalid(format!(
+                "{} already holds checkpoints; pass --resume or use another output directory",
+                self.root.display()
+            ))),
+        }
+    }
+
     fn prune(&self) -> Result<()> {
         let Some(keep) = self.keep else {
             return Ok(());

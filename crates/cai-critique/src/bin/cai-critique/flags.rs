@@ -137,22 +137,7 @@ struct SamplingFlags {
 impl Flags {
     /// The flags that were given, as a JSON object shaped like the config.
     pub fn overrides(&self) -> anyhow::Result<Value> {
-        let mut value = serde_json::to_value(self)?;
-        prune(&mut value);
-        Ok(value)
-    }
-}
-
-/// Removes flags that were not given: nulls, empty lists and tables left empty.
-fn prune(value: &mut Value) {
-    if let Value::Object(map) = value {
-        map.values_mut().for_each(prune);
-        map.retain(|_, v| match v {
-            Value::Null => false,
-            Value::Array(a) => !a.is_empty(),
-            Value::Object(o) => !o.is_empty(),
-            _ => true,
-        });
+        Ok(cai_cli::given_flags(self)?)
     }
 }
 
