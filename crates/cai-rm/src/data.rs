@@ -12,7 +12,7 @@
 //! A pair with an empty side, an odd number of comparison lines or a label outside `[0, 1]` is an
 //! error naming the file and line.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cai_data::hh::{HhPair, parse_pair};
 use cai_data::{Message, PreferenceRecord, ReadOptions, TextLine, read_records};
@@ -258,6 +258,6 @@ pub enum ScoreInput {
 }
 
 /// Reads the inputs of `cai-rm score` in file order.
-pub fn read_score_inputs(path: &PathBuf) -> Result<Vec<ScoreInput>> {
+pub fn read_score_inputs(path: &Path) -> Result<Vec<ScoreInput>> {
     Ok(read_records::<ScoreInput>(path, ReadOptions::strict())?.collect_all()?)
 }
