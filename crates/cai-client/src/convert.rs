@@ -62,6 +62,7 @@ pub fn from_nemo(request: &GenerationRequest, resp: GenerateResponse) -> Result<
             text: info.text,
             token_ids,
             logprobs: Vec::new(),
+            sampling_logprobs: Vec::new(),
             finish_reason: info.finish_reason,
             stop_string: info.stop_string,
             prompt_tokens: info.prompt_tokens,
@@ -94,6 +95,7 @@ pub fn from_nemo(request: &GenerationRequest, resp: GenerateResponse) -> Result<
         text,
         token_ids: Vec::new(),
         logprobs: Vec::new(),
+        sampling_logprobs: Vec::new(),
         finish_reason: if stop.is_some() {
             FinishReason::Stop
         } else {
@@ -192,6 +194,7 @@ pub fn from_openai(answer: OpenAiAnswer) -> Result<Generation> {
         text,
         token_ids: Vec::new(),
         logprobs: Vec::new(),
+        sampling_logprobs: Vec::new(),
         finish_reason,
         stop_string,
         prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),

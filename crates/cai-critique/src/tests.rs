@@ -61,6 +61,7 @@ impl Generator for Fake {
                     text: format!(" {} \n", (self.reply)(messages)),
                     token_ids: Vec::new(),
                     logprobs: Vec::new(),
+                    sampling_logprobs: Vec::new(),
                     finish_reason: FinishReason::Eos,
                     stop_string: None,
                     prompt_tokens: 0,

@@ -30,7 +30,9 @@ pub mod hh;
 pub mod hub;
 pub mod jsonl;
 pub mod nemo;
+pub mod prompts;
 pub mod records;
+pub mod reward_stats;
 pub mod run_dir;
 #[cfg(feature = "schema")]
 pub mod schema;

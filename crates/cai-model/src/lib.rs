@@ -36,7 +36,7 @@ pub use generate::{
     SamplingParams, StreamDelta,
 };
 pub use loaded::{ChatCodec, LoadOptions, LoadedModel, SpecialTokens};
-pub use model::{CausalLm, KvCache, ScalarHead, TokenBatch};
+pub use model::{CausalLm, KvCache, RewardModel, ScalarHead, TokenBatch};
 pub use scoring::{ChatEncoding, masked_mean_nll};
 pub use source::{LocalModel, ModelSpec};
 pub use tokenizer::Tokenizer;

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use cai_data::hh::{self, HhPair};
-use cai_data::{Message, PreferenceRecord, ReadOptions, RedTeamPrompt, Role, read_records};
+use cai_data::prompts::{file_stem as stem, read_each};
+use cai_data::{PreferenceRecord, RedTeamPrompt};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::Result;
 
@@ -22,25 +22,18 @@ pub struct CalibrationPair {
     pub bad: String,
 }
 
-/// Reads red-team prompts: `{id?, prompt}` records, hh-rlhf `{transcript}` or `{chosen, rejected}`
-/// (the first human turn, as NeMo), or `{messages}` (the first user turn). Ids default to
-/// `{file stem}-{index}`.
+/// Reads red-team prompts in any layout [`cai_data::prompts`] reads (the request alone: labelling
+/// asks single-turn questions). Ids default to `{file stem}-{index}`.
 pub fn read_prompts(path: &Path) -> Result<Vec<RedTeamPrompt>> {
-    let stem = stem(path);
-    read_each(path, |index, value| {
-        let text = prompt_text(&value)?;
-        let id = match value.get("id") {
-            Some(Value::String(id)) => id.clone(),
-            Some(other) => other.to_string(),
-            None => format!("{stem}-{index:06}"),
-        };
-        Ok(RedTeamPrompt {
-            id,
-            prompt: text,
+    Ok(cai_data::prompts::read_prompts(path)?
+        .into_iter()
+        .map(|p| RedTeamPrompt {
+            id: p.id,
+            prompt: p.prompt,
             category: None,
-            source: Some(stem.clone()),
+            source: p.source,
         })
-    })
+        .collect())
 }
 
 /// Reads human helpfulness pairs: preference records, or hh-rlhf `{chosen, rejected}` transcripts.
@@ -66,6 +59,7 @@ pub fn read_helpful_pairs(path: &Path) -> Result<Vec<PreferenceRecord>> {
             source: stem.clone(),
         })
     })
+    .map_err(Into::into)
 }
 
 /// Reads `{"prompt", "good", "bad"}` calibration pairs.
@@ -81,64 +75,5 @@ pub fn read_calibration_pairs(path: &Path) -> Result<Vec<CalibrationPair>> {
         }
         Ok(pair)
     })
-}
-
-/// The request of a prompt record in any supported layout.
-fn prompt_text(value: &Value) -> std::result::Result<String, String> {
-    let field = |key: &str| value.get(key).and_then(Value::as_str);
-    let first_human = |t: &str| hh::first_human_turn(t).map_err(|m| m.reason().to_string());
-    let text = if let Some(prompt) = field("prompt") {
-        prompt.to_string()
-    } else if let Some(transcript) = field("transcript").or(field("chosen")) {
-        first_human(transcript)?
-    } else if let Some(messages) = value.get("messages") {
-        let messages: Vec<Message> =
-            serde_json::from_value(messages.clone()).map_err(|e| format!("messages: {e}"))?;
-        messages
-            .into_iter()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content)
-            .ok_or("messages: no user turn")?
-    } else {
-        return Err("no `prompt`, `transcript`, `chosen` or `messages` field".into());
-    };
-    if text.trim().is_empty() {
-        return Err("empty prompt".into());
-    }
-    Ok(text.trim().to_string())
-}
-
-/// Reads `path` as JSON values and converts each; the first bad one is an error at its line.
-fn read_each<T>(
-    path: &Path,
-    mut convert: impl FnMut(u64, Value) -> std::result::Result<T, String>,
-) -> Result<Vec<T>> {
-    let mut records = read_records::<Value>(path, ReadOptions::strict())?;
-    let mut out = Vec::new();
-    while let Some(next) = records.next_with_line() {
-        let (line, value) = next?;
-        let record = convert(out.len() as u64, value)
-            .map_err(|reason| cai_data::Error::record(path, line, "(root)", reason, "shape"))?;
-        out.push(record);
-    }
-    if out.is_empty() {
-        return Err(crate::PreferenceError::Input(format!(
-            "{}: no records",
-            path.display()
-        )));
-    }
-    Ok(out)
-}
-
-/// File name without directories and `.gz`/`.jsonl`/`.json`.
-fn stem(path: &Path) -> String {
-    let mut name = path
-        .file_name()
-        .map_or_else(|| "prompts".into(), |n| n.to_string_lossy().into_owned());
-    for ext in [".gz", ".jsonl", ".json"] {
-        if let Some(s) = name.strip_suffix(ext) {
-            name = s.to_string();
-        }
-    }
-    name
+    .map_err(Into::into)
 }

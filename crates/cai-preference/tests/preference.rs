@@ -47,6 +47,7 @@ impl Generator for FakePolicy {
                     text,
                     token_ids: Vec::new(),
                     logprobs: Vec::new(),
+                    sampling_logprobs: Vec::new(),
                     finish_reason: FinishReason::Eos,
                     stop_string: None,
                     prompt_tokens: 0,

@@ -1,23 +1,9 @@
 //! The reward statistics saved beside a trained reward model, which PPO uses to standardise
-//! rewards (NeMo's `reward_standardization`: `(r − mean) / std`).
+//! rewards; the type and file name are `cai-data`'s, shared with PPO.
 
-use serde::{Deserialize, Serialize};
+pub use cai_data::reward_stats::{REWARD_STATS_FILE, RewardStats};
 
 use crate::metrics::ScoredPair;
-
-/// File name of the statistics in the model directory.
-pub const REWARD_STATS_FILE: &str = "reward_stats.json";
-
-/// Mean and standard deviation of the rewards of every answer of the training pairs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RewardStats {
-    /// Mean reward.
-    pub mean: f64,
-    /// Standard deviation (population).
-    pub std: f64,
-    /// Answers scored.
-    pub n: usize,
-}
 
 /// The statistics of both answers of every pair.
 pub fn reward_stats(pairs: &[ScoredPair]) -> RewardStats {

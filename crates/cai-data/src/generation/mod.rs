@@ -57,6 +57,11 @@ pub struct Generation {
     pub token_ids: Vec<u32>,
     /// `log p(token)` under the model (before any sampling transform), one per token id.
     pub logprobs: Vec<f32>,
+    /// `log p(token)` under the distribution sampled from — `softmax(logits / temperature)`, before
+    /// top-k/top-p truncation — one per token id; what a policy-gradient ratio divides by. Empty when
+    /// the generator does not report it (remote servers, greedy decoding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sampling_logprobs: Vec<f32>,
     /// Why generation ended.
     pub finish_reason: FinishReason,
     /// The end string that stopped it, if any.

@@ -22,6 +22,7 @@ struct Row {
     prompt: Vec<u32>,
     generated: Vec<u32>,
     logprobs: Vec<f32>,
+    sampling_logprobs: Vec<f32>,
     sampler: Sampler,
     text: String,
     streamed: usize,
@@ -35,6 +36,7 @@ impl Row {
             text: self.text,
             token_ids: self.generated,
             logprobs: self.logprobs,
+            sampling_logprobs: self.sampling_logprobs,
             finish_reason,
             stop_string,
             prompt_tokens: self.prompt.len(),
@@ -53,6 +55,12 @@ impl Engine {
     /// The model.
     pub fn model(&self) -> &LoadedModel {
         &self.model
+    }
+
+    /// The model back, when this engine was its only owner (a trainer lends its current policy
+    /// to an engine for one rollout and takes it back).
+    pub fn into_model(self) -> std::result::Result<LoadedModel, Self> {
+        std::sync::Arc::try_unwrap(self.model).map_err(|model| Self { model })
     }
 
     /// Token ids of a prompt: plain text gets BOS if the model wants one; a chat is rendered with
@@ -115,6 +123,7 @@ impl Engine {
                 prompt,
                 generated: Vec::new(),
                 logprobs: Vec::new(),
+                sampling_logprobs: Vec::new(),
                 sampler: Sampler::new(req.params.clone()),
                 text: String::new(),
                 streamed: 0,
@@ -214,6 +223,15 @@ impl Engine {
         };
         let token = row.sampler.sample(logits, &seen, ban);
         row.logprobs.push(logprob_of(&raw, token as usize));
+        if !params.greedy {
+            let scaled: Vec<f32> = if params.temperature == 1.0 {
+                raw
+            } else {
+                raw.iter().map(|x| x / params.temperature).collect()
+            };
+            row.sampling_logprobs
+                .push(logprob_of(&scaled, token as usize));
+        }
         row.generated.push(token);
         let is_eos = stop_ids.contains(&token) && !params.ignore_eos;
         let text_ids = if is_eos {

@@ -10,6 +10,7 @@ pub mod cache;
 mod layers;
 pub mod mask;
 mod projection;
+mod reward;
 pub mod rope;
 mod scalar_head;
 mod weights_io;
@@ -24,6 +25,7 @@ pub use batch::TokenBatch;
 pub use cache::KvCache;
 pub use layers::{Attention, DecoderLayer, LayerCache, Mlp};
 use mask::{KeySlots, attention_mask};
+pub use reward::RewardModel;
 use rope::RopeTables;
 pub use scalar_head::{SCORE_WEIGHT, ScalarHead};
 

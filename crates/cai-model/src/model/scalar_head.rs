@@ -94,21 +94,31 @@ impl ScalarHead {
     /// The head's output at one position per row, `positions[r]` of row `r`: `[batch]`. Only those
     /// rows of `hidden` go through the head.
     pub fn at_positions(&self, hidden: Tensor<3>, positions: &[usize]) -> Tensor<1> {
+        assert_eq!(positions.len(), hidden.dims()[0], "one position per row");
+        let picks: Vec<(usize, usize)> = positions.iter().copied().enumerate().collect();
+        self.at(hidden, &picks)
+    }
+
+    /// The head's output at each `(row, position)` of `picks`, in order: `[picks.len()]` (a
+    /// critic's values on the response tokens). Only those rows of `hidden` go through the head.
+    pub fn at(&self, hidden: Tensor<3>, picks: &[(usize, usize)]) -> Tensor<1> {
         let [b, t, d] = hidden.dims();
-        assert_eq!(positions.len(), b, "one position per row");
-        let flat: Vec<i64> = positions
+        let flat: Vec<i64> = picks
             .iter()
-            .enumerate()
-            .map(|(r, &p)| {
-                assert!(p < t, "position {p} outside a row of {t}");
+            .map(|&(r, p)| {
+                assert!(
+                    r < b && p < t,
+                    "position ({r}, {p}) outside a batch of {b}×{t}"
+                );
                 (r * t + p) as i64
             })
             .collect();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [b]), &hidden.device());
+        let n = flat.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [n]), &hidden.device());
         let rows = hidden
             .reshape([b * t, d])
             .select(0, index)
             .cast(self.dtype());
-        self.score.forward(rows).reshape([b])
+        self.score.forward(rows).reshape([n])
     }
 }
