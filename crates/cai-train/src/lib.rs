@@ -36,7 +36,7 @@ pub use clip::{clip_global_norm, global_grad_norm};
 pub use data::{DataCursor, epoch_order, next_global_batch};
 pub use logprob::{LogprobOptions, TokenNll, head_nll, token_logprobs, weighted_token_nll};
 pub use lora::LoraSettings;
-pub use metrics::MetricsLogger;
+pub use metrics::{MetricsLogger, truncate_after};
 pub use optimizer::OptimizerSettings;
 pub use params::{load_named_tensors, named_trainable_tensors, stable_param_ids};
 pub use schedule::LrSchedule;

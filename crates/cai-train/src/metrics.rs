@@ -19,8 +19,9 @@ pub struct MetricsLogger {
     events: EventWriter,
 }
 
-/// Keeps the lines of `path` whose `step` is at most `last_step`.
-fn truncate_after(path: &Path, last_step: u64) -> Result<()> {
+/// Keeps the lines of `path` whose `step` is at most `last_step` (a JSON-lines log of a run that
+/// resumes from the checkpoint of `last_step`; a missing file is left missing).
+pub fn truncate_after(path: &Path, last_step: u64) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };

@@ -1,0 +1,335 @@
+//! One PPO update of cai-ppo against PyTorch/transformers (`scripts/ppo/make_reference.py`, pinned
+//! versions, float64), on the tiny Mistral with three samples of different lengths in one
+//! right-padded batch (the reference runs each alone; one sample outgrows the sliding window):
+//! - actor: the teacher-forced log-probs at T = 0.7, then `actor_loss` with the clipped surrogate
+//!   (ε = 0.2, every clipping case present) and β·k3 in the loss, head chunks of 3 rows — its
+//!   value, ratio statistics, and the gradients of the final norm, a projection, the untied LM
+//!   head (some rows) and the embedding (every row: those of unused ids must be zero);
+//! - critic: the values before each response token, then `critic_loss` with the value clip 0.2
+//!   (both branches winning somewhere) — value and the gradients of the head, the final norm and
+//!   a projection.
+//!
+//! Everything within 1e-5.
+
+use std::path::{Path, PathBuf};
+
+use cai_model::burn::tensor::{DType, Device, Tensor};
+use cai_model::model::rope::RopeTables;
+use cai_model::weights::{SafetensorsWeights, WeightTensor};
+use cai_model::{CausalLm, ModelConfig, RewardModel, ScalarHead};
+use cai_ppo::experience::Experience;
+use cai_ppo::kl::{KlEstimator, KlPlacement};
+use cai_ppo::objective::ClipSettings;
+use cai_ppo::rollout::{self, Sample};
+use cai_ppo::update::{ActorLoss, ActorStats, actor_loss, critic_loss};
+use cai_train::LogprobOptions;
+use serde_json::Value;
+
+const PAD: u32 = 0;
+const TOLERANCE: f32 = 1e-5;
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    doubles(v).into_iter().map(|x| x as f32).collect()
+}
+
+fn doubles(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn number(v: &Value) -> f32 {
+    v.as_f64().unwrap() as f32
+}
+
+/// Asserts `ours` and `want` agree within [`TOLERANCE`]; prints the largest difference.
+fn assert_close(name: &str, ours: &[f32], want: &[f32]) {
+    assert_eq!(ours.len(), want.len(), "{name}: length");
+    let worst = ours
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    eprintln!("{name}: max |diff| {worst:.3e}");
+    assert!(worst < TOLERANCE, "{name}: max |diff| {worst}");
+}
+
+/// A row-major `[rows, cols]` matrix transposed.
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+/// Cuts a flat per-token vector into one vector per sample.
+fn split<T: Copy>(flat: &[T], lens: &[usize]) -> Vec<Vec<T>> {
+    let mut at = 0;
+    lens.iter()
+        .map(|&n| {
+            at += n;
+            flat[at - n..at].to_vec()
+        })
+        .collect()
+}
+
+struct Fixture {
+    reference: Value,
+    dir: PathBuf,
+    cfg: ModelConfig,
+    device: Device,
+    rope: RopeTables,
+    samples: Vec<Sample>,
+    lens: Vec<usize>,
+}
+
+impl Fixture {
+    fn load() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let reference: Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("tests/fixtures/ppo_reference.json")).unwrap(),
+        )
+        .unwrap();
+        let dir = root.join("../cai-model/tests/fixtures/tiny-mistral");
+        let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
+        let device = Device::flex().autodiff();
+        let rope = RopeTables::new(cfg.head_dim, cfg.rope_theta, 64, &device);
+        let samples: Vec<Sample> = reference["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Sample {
+                prompt: i,
+                prompt_ids: ids(&s["prompt"]),
+                response: ids(&s["response"]),
+                text: String::new(),
+                ended: s["ended"].as_bool().unwrap(),
+                sampler_logprobs: Vec::new(),
+            })
+            .collect();
+        let lens = samples.iter().map(|s| s.response.len()).collect();
+        Self {
+            reference,
+            dir,
+            cfg,
+            device,
+            rope,
+            samples,
+            lens,
+        }
+    }
+
+    fn lm(&self) -> CausalLm {
+        let weights = SafetensorsWeights::open(&self.dir).unwrap();
+        CausalLm::from_weights(&self.cfg, &weights, &self.device, DType::F32).unwrap()
+    }
+
+    /// An experience of the samples with the given per-token fields (the rest, unused by the
+    /// losses, zero).
+    fn experience(
+        &self,
+        old_logprobs: Vec<Vec<f32>>,
+        ref_logprobs: Vec<Vec<f32>>,
+        values: Vec<Vec<f32>>,
+        advantages: Vec<Vec<f64>>,
+        returns: Vec<Vec<f64>>,
+    ) -> Experience {
+        let zeros: Vec<Vec<f64>> = self.lens.iter().map(|&n| vec![0.0; n]).collect();
+        Experience {
+            samples: self.samples.clone(),
+            old_logprobs,
+            ref_logprobs,
+            values,
+            scores: vec![0.0; self.samples.len()],
+            kl: zeros.clone(),
+            token_rewards: zeros,
+            advantages,
+            returns,
+        }
+    }
+
+    fn tokens(&self) -> usize {
+        self.lens.iter().sum()
+    }
+
+    fn per_token_f32(&self, v: &Value) -> Vec<Vec<f32>> {
+        split(&floats(v), &self.lens)
+    }
+
+    fn per_token_f64(&self, v: &Value) -> Vec<Vec<f64>> {
+        split(&doubles(v), &self.lens)
+    }
+}
+
+#[test]
+fn actor_loss_and_gradients_match_transformers() {
+    let fx = Fixture::load();
+    let reference = &fx.reference["actor"];
+    let lm = fx.lm();
+    let temperature = number(&fx.reference["temperature"]);
+
+    let refs: Vec<&Sample> = fx.samples.iter().collect();
+    let logprobs = rollout::logprobs(&lm, &fx.rope, &refs, temperature, 3, PAD);
+    assert_close(
+        "logprobs",
+        &logprobs.concat(),
+        &floats(&reference["logprobs"]),
+    );
+
+    let exp = fx.experience(
+        fx.per_token_f32(&reference["old_logprobs"]),
+        fx.per_token_f32(&reference["ref_logprobs"]),
+        Vec::new(),
+        fx.per_token_f64(&reference["advantages"]),
+        Vec::new(),
+    );
+    let settings = ActorLoss {
+        clip: ClipSettings {
+            eps: fx.reference["eps"].as_f64().unwrap(),
+            dual_clip: None,
+        },
+        temperature,
+        kl_estimator: KlEstimator::K3,
+        placement: KlPlacement::Loss,
+        beta: fx.reference["beta"].as_f64().unwrap(),
+        entropy_bonus: 0.0,
+        train_unfinished: true,
+        ratio_outlier: 10.0,
+    };
+    let opts = LogprobOptions {
+        chunk_rows: fx.reference["chunk_rows"].as_u64().unwrap() as usize,
+        temperature,
+    };
+    let batch: Vec<usize> = (0..fx.samples.len()).collect();
+    let scale = 1.0 / fx.tokens() as f64;
+    let mut stats = ActorStats::default();
+    let loss = actor_loss(
+        &lm, &fx.rope, &exp, &batch, scale, opts, PAD, &settings, &mut stats,
+    );
+    assert_close(
+        "actor loss",
+        &values(loss.clone()),
+        &[number(&reference["loss"])],
+    );
+
+    let want = &reference["stats"];
+    assert_eq!(stats.tokens as u64, want["tokens"].as_u64().unwrap());
+    assert_eq!(stats.clipped as u64, want["clipped"].as_u64().unwrap());
+    assert_eq!(stats.outliers, 0);
+    for (name, ours) in [
+        ("ratio", stats.ratio),
+        ("ratio_clamped", stats.ratio_clamped),
+        ("ratio_max_deviation", stats.ratio_max_deviation),
+        ("approx_kl", stats.approx_kl),
+    ] {
+        assert_close(name, &[ours as f32], &[number(&want[name])]);
+    }
+
+    let grads = loss.backward();
+    let grad = |t: Tensor<2>| values(t.grad(&grads).expect("a gradient"));
+    let want = |name: &str| floats(&reference["grads"][name]["values"]);
+    let norm = values(lm.norm.gamma.val().grad(&grads).expect("a gradient"));
+    assert_close("model.norm.weight", &norm, &want("model.norm.weight"));
+    // burn keeps linear weights as [in, out]: HF's [out, in] transposed.
+    let q = lm.layers[0].self_attn.q_proj.weight.val();
+    let [d_in, d_out] = q.dims();
+    assert_close(
+        "layers.0.q_proj",
+        &transpose(&grad(q), d_in, d_out),
+        &want("model.layers.0.self_attn.q_proj.weight"),
+    );
+    let head = lm.lm_head.as_ref().expect("the fixture's head is untied");
+    let hidden = fx.cfg.hidden_size;
+    let head_grad = transpose(&grad(head.weight.val()), hidden, fx.cfg.vocab_size);
+    let rows: Vec<f32> = ids(&reference["grads"]["lm_head.weight"]["rows"])
+        .iter()
+        .flat_map(|&r| head_grad[r as usize * hidden..(r as usize + 1) * hidden].to_vec())
+        .collect();
+    assert_close("lm_head (rows)", &rows, &want("lm_head.weight"));
+
+    // The embedding: the reference's rows are the ids in use, every other row (the pad's
+    // included) must get no gradient.
+    let embed = grad(lm.embed_tokens.weight.val());
+    let used = ids(&reference["grads"]["model.embed_tokens.weight"]["rows"]);
+    let want_rows = want("model.embed_tokens.weight");
+    let mut full = vec![0.0f32; embed.len()];
+    for (k, &r) in used.iter().enumerate() {
+        let r = r as usize;
+        full[r * hidden..(r + 1) * hidden]
+            .copy_from_slice(&want_rows[k * hidden..(k + 1) * hidden]);
+    }
+    assert_close("embed_tokens", &embed, &full);
+}
+
+#[test]
+fn critic_loss_and_gradients_match_transformers() {
+    let fx = Fixture::load();
+    let reference = &fx.reference["critic"];
+    let weight = WeightTensor {
+        shape: vec![1, fx.cfg.hidden_size],
+        data: floats(&reference["score_weight"]),
+    };
+    let head = ScalarHead::from_hf(&weight, fx.cfg.hidden_size, &fx.device).unwrap();
+    let critic = RewardModel { lm: fx.lm(), head };
+
+    let refs: Vec<&Sample> = fx.samples.iter().collect();
+    let v = rollout::values(&critic, &fx.rope, &refs, 3, PAD);
+    assert_close("values", &v.concat(), &floats(&reference["values"]));
+
+    let exp = fx.experience(
+        Vec::new(),
+        Vec::new(),
+        fx.per_token_f32(&reference["old_values"]),
+        Vec::new(),
+        fx.per_token_f64(&reference["returns"]),
+    );
+    let batch: Vec<usize> = (0..fx.samples.len()).collect();
+    let scale = 1.0 / fx.tokens() as f64;
+    let value_clip = fx.reference["value_clip"].as_f64().unwrap();
+    let loss = critic_loss(&critic, &fx.rope, &exp, &batch, scale, PAD, value_clip);
+    assert_close(
+        "critic loss",
+        &values(loss.clone()),
+        &[number(&reference["loss"])],
+    );
+
+    let grads = loss.backward();
+    let grad = |t: Tensor<2>| values(t.grad(&grads).expect("a gradient"));
+    let want = |name: &str| floats(&reference["grads"][name]["values"]);
+    assert_close(
+        "score.weight",
+        &grad(critic.head.score.weight.val()),
+        &want("score.weight"),
+    );
+    let norm = values(critic.lm.norm.gamma.val().grad(&grads).expect("a gradient"));
+    assert_close(
+        "critic model.norm.weight",
+        &norm,
+        &want("model.norm.weight"),
+    );
+    let q = critic.lm.layers[1].self_attn.q_proj.weight.val();
+    let [d_in, d_out] = q.dims();
+    assert_close(
+        "critic layers.1.q_proj",
+        &transpose(&grad(q), d_in, d_out),
+        &want("model.layers.1.self_attn.q_proj.weight"),
+    );
+}
