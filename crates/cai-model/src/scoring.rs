@@ -76,6 +76,33 @@ impl LoadedModel {
             .collect())
     }
 
+    /// The token that ends every sequence a reward model scores: the template's EOS, else the
+    /// first stop id.
+    pub fn scored_eos_id(&self) -> u32 {
+        self.tokenizer
+            .token_to_id(&self.special_tokens.eos)
+            .or_else(|| self.stop_token_ids().first().copied())
+            .unwrap_or(0)
+    }
+
+    /// `text` as ids ending in [`LoadedModel::scored_eos_id`] (trailing whitespace dropped first,
+    /// EOS appended when missing), so training and scoring a reward model read the same token.
+    pub fn encode_scored_text(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = self.tokenizer.encode_raw(text.trim_end())?;
+        let eos = self.scored_eos_id();
+        if ids.last() != Some(&eos) {
+            ids.push(eos);
+        }
+        Ok(ids)
+    }
+
+    /// `prompt` followed by the assistant's `answer`, rendered with the chat template.
+    pub fn render_answer(&self, prompt: &[Message], answer: &str) -> Result<String> {
+        let mut messages = prompt.to_vec();
+        messages.push(Message::assistant(answer));
+        self.template()?.render(&messages, false)
+    }
+
     /// Renders a conversation (no generation prompt) and marks the assistant tokens.
     ///
     /// The spans come from incremental rendering ([`crate::loss_mask`]): the text an assistant

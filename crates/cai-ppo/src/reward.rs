@@ -106,15 +106,6 @@ pub struct ModelReward {
     dir: PathBuf,
 }
 
-/// The token that ends every scored sequence (the reward model's EOS).
-pub fn eos_id(model: &LoadedModel) -> u32 {
-    model
-        .tokenizer
-        .token_to_id(&model.special_tokens.eos)
-        .or_else(|| model.stop_token_ids().first().copied())
-        .unwrap_or(0)
-}
-
 impl ModelReward {
     /// Loads the reward model in `dir` for inference and checks it reads the policy's tokens.
     pub fn load(
@@ -144,7 +135,7 @@ impl ModelReward {
             },
             rope: model.rope.clone(),
             pad: model.config.pad_token_id.unwrap_or(0),
-            eos: eos_id(&model),
+            eos: model.scored_eos_id(),
             stats,
             clip,
             batch: batch.max(1),
@@ -203,7 +194,7 @@ fn check_same_tokenizer(rm: &LoadedModel, policy: &LoadedModel, dir: &Path) -> R
     let probe = "Hello, world! Ünïcode 123 — can you help?\n";
     let same_vocab = rm.config.vocab_size == policy.config.vocab_size;
     let same_ids = rm.tokenizer.encode_raw(probe)? == policy.tokenizer.encode_raw(probe)?;
-    let same_eos = eos_id(rm) == eos_id(policy);
+    let same_eos = rm.scored_eos_id() == policy.scored_eos_id();
     if same_vocab && same_ids && same_eos {
         return Ok(());
     }

@@ -36,30 +36,14 @@ pub struct EncodeStats {
     pub too_long: usize,
 }
 
-/// The token that ends every scored sequence.
-pub fn eos_id(model: &LoadedModel) -> u32 {
-    model
-        .tokenizer
-        .token_to_id(&model.special_tokens.eos)
-        .or_else(|| model.stop_token_ids().first().copied())
-        .unwrap_or(0)
-}
-
 /// `text` as ids ending in EOS (trailing whitespace dropped first).
 pub fn encode_text(model: &LoadedModel, text: &str) -> Result<Vec<u32>> {
-    let mut ids = model.tokenizer.encode_raw(text.trim_end())?;
-    let eos = eos_id(model);
-    if ids.last() != Some(&eos) {
-        ids.push(eos);
-    }
-    Ok(ids)
+    Ok(model.encode_scored_text(text)?)
 }
 
 /// `prompt` followed by the assistant's `answer`, rendered with the model's chat template.
 pub fn render_chat(model: &LoadedModel, prompt: &[Message], answer: &str) -> Result<String> {
-    let mut messages = prompt.to_vec();
-    messages.push(Message::assistant(answer));
-    Ok(model.template()?.render(&messages, false)?)
+    Ok(model.render_answer(prompt, answer)?)
 }
 
 /// One scoring input as ids.

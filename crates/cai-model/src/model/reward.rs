@@ -2,11 +2,16 @@
 //! Hugging Face's `*ForSequenceClassification` with one label) and, read at every response token,
 //! PPO's critic.
 
+use std::path::Path;
+
 use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::rope::RopeTables;
 use super::{CausalLm, ScalarHead, TokenBatch};
+use crate::error::Result;
+use crate::loaded::{LoadOptions, LoadedModel};
+use crate::source::ModelSpec;
 
 /// Backbone and head, trained together (the head always trains; with LoRA the backbone's own
 /// weights are frozen).
@@ -19,6 +24,22 @@ pub struct RewardModel {
 }
 
 impl RewardModel {
+    /// Loads the reward model saved in `dir` (a Hugging Face `*ForSequenceClassification` with
+    /// one label, as `cai-rm train` writes) with its text side; `None` when `dir` has no scalar
+    /// head.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Option<(LoadedModel, RewardModel)>> {
+        let model = LoadedModel::load(&ModelSpec::parse(&dir.to_string_lossy())?, opts)?;
+        let Some(head) = ScalarHead::load_hf(dir, model.config.hidden_size, &model.lm.device())?
+        else {
+            return Ok(None);
+        };
+        let rm = RewardModel {
+            lm: model.lm.clone(),
+            head,
+        };
+        Ok(Some((model, rm)))
+    }
+
     /// One reward per sequence, `[seqs.len()]`. Sequences are right-padded, so with causal
     /// attention a reward depends neither on padding nor on the other sequences of the batch.
     pub fn rewards(&self, rope: &RopeTables, seqs: &[&[u32]], pad: u32) -> Tensor<1> {
