@@ -23,6 +23,7 @@ commands:
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
   bench rm           one reward-model optimizer step vs PyTorch (target/bench/rm.json)
+  bench ppo          one PPO iteration (rollout, scoring, updates) vs PyTorch (target/bench/ppo.json)
   tidy               check the workspace rules (crate dependencies, kernel users, file sizes)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
@@ -74,7 +75,8 @@ fn main() -> Result<()> {
             Some("generate") => bench::bench("generate", "cai-model"),
             Some("sft") => bench::bench("sft", "cai-sft"),
             Some("rm") => bench::bench("rm", "cai-rm"),
-            _ => bail!("usage: cargo xtask bench generate|sft|rm"),
+            Some("ppo") => bench::bench("ppo", "cai-ppo"),
+            _ => bail!("usage: cargo xtask bench generate|sft|rm|ppo"),
         },
         Some("tidy") => tidy::tidy(),
         Some("golden") => run({

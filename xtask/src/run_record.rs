@@ -53,6 +53,16 @@ impl RunRecord {
         self.save()
     }
 
+    /// The configuration recorded under `name`, if any.
+    pub fn config_of(&self, name: &str) -> Option<&serde_json::Value> {
+        self.manifest.configs.get(name)
+    }
+
+    /// The recorded status of `stage`.
+    pub fn status(&self, stage: Stage) -> StageStatus {
+        self.manifest.stage(stage).status
+    }
+
     /// Records the input file `path` under `role`, with its sha256.
     pub fn input(&mut self, role: &str, path: &Path) -> Result<()> {
         self.manifest

@@ -59,6 +59,12 @@ pub struct Flags {
     /// New tokens per sample at most (default 64).
     #[arg(long)]
     max_new_tokens: Option<usize>,
+    /// Train the policy on samples that did not end too (NeMo excludes them).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    train_unfinished: Option<bool>,
+    /// Added to the reward of samples that did not end (default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    unfinished_penalty: Option<f64>,
     /// Sampling temperature (default 1).
     #[arg(long)]
     temperature: Option<f32>,
