@@ -167,11 +167,37 @@ fn answer_all(
     Ok(out)
 }
 
+/// What identifies a model's weights: the sha256 of its weight files (a directory's
+/// `*.safetensors`, or the file itself), so retrained weights at the same path are not mistaken
+/// for the old ones; a Hub id or `default` stands for itself.
+fn fingerprint(source: &str) -> Result<Value> {
+    let path = Path::new(source);
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut found: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| cai_data::Error::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .collect();
+        found.sort();
+        found
+    } else if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        return Ok(Value::from(source));
+    };
+    let hashes = files
+        .iter()
+        .map(|f| cai_data::run_dir::manifest::sha256_file(f))
+        .collect::<cai_data::Result<Vec<_>>>()?;
+    Ok(json!(hashes))
+}
+
 /// The answers of `model`, from `answers/NAME.json` when it was made with the same key.
 fn answers_of(model: &NamedModel, sets: &PromptSets, cfg: &EvalConfig) -> Result<Answers> {
     let ids = |ps: &[RedTeamPrompt]| ps.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
     let key = json!({
         "source": model.source,
+        "weights": fingerprint(&model.source)?,
         "max_new_tokens": cfg.max_new_tokens,
         "chat_template": cfg.chat_template,
         "jailbreak": cfg.jailbreak,

@@ -98,7 +98,17 @@ fn every_model_gets_rates_scores_and_reused_answers() {
     std::fs::write(&path, saved.to_string()).unwrap();
     let again = cai_eval::evaluate(&cfg).unwrap();
     assert_eq!(again.models["base"].answer_rate_benign, 0.5);
-    // ... unless the settings changed.
+    // ... unless the weights at that path changed (a retrained model) ...
+    let saved_base = std::fs::read_to_string(&path).unwrap();
+    let weights = tiny.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, &bytes).unwrap();
+    let retrained = cai_eval::evaluate(&cfg).unwrap();
+    assert_eq!(retrained.models["base"].answer_rate_benign, 1.0);
+    assert_ne!(std::fs::read_to_string(&path).unwrap(), saved_base);
+    // ... or the settings.
     let longer = config(work.path(), json!({ "max_new_tokens": 5 }));
     let fresh = cai_eval::evaluate(&longer).unwrap();
     assert_eq!(
