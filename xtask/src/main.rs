@@ -19,7 +19,8 @@ usage: cargo xtask <command>
 
 commands:
   fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
-  pipeline           the CAI pipeline on the default model: SL-CAI data, then SFT (runs/pipeline)
+  pipeline           the whole CAI pipeline (profiles: default, smoke, mistral-7b; runs/pipeline)
+  report DIR         rebuild DIR/report.md (and its plots) from a run directory
   bench generate     generation speed vs PyTorch (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
   bench rm           one reward-model optimizer step vs PyTorch (target/bench/rm.json)
@@ -71,6 +72,10 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("fetch-model") => run(fetch_model_command()),
         Some("pipeline") => pipeline::pipeline(&args[1..]),
+        Some("report") => match args.get(1) {
+            Some(dir) => pipeline::report_only(std::path::Path::new(dir)),
+            None => bail!("usage: cargo xtask report DIR"),
+        },
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("generate") => bench::bench("generate", "cai-model"),
             Some("sft") => bench::bench("sft", "cai-sft"),

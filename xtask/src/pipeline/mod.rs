@@ -9,6 +9,7 @@
 //! and timings; a finished stage whose command line would now differ is an error (re-run it and
 //! what follows with `--from STAGE`, or use another `--out`), so old and new are never mixed.
 
+mod plots;
 mod profile;
 mod report;
 mod stages;
@@ -247,6 +248,21 @@ pub fn pipeline(args: &[String]) -> Result<()> {
         model.display(),
         model.display(),
     );
+    Ok(())
+}
+
+/// Rebuilds `report.md` of the run directory `dir` from what its stages wrote.
+pub fn report_only(dir: &std::path::Path) -> Result<()> {
+    let run = RunDir::new(dir);
+    let profile = cai_data::Manifest::load(&run.manifest())?
+        .and_then(|m| {
+            m.configs
+                .get("profile")
+                .and_then(|p| p.as_str().map(String::from))
+        })
+        .unwrap_or_else(|| "?".into());
+    let path = report::write(&run, &profile)?;
+    eprintln!("report: {}", path.display());
     Ok(())
 }
 

@@ -232,6 +232,13 @@ pub fn write(run: &RunDir, profile: &str) -> Result<PathBuf> {
     );
     evaluation(&mut out, &eval);
     stage_lines(&mut out, run, manifest.as_ref());
+    let plots = super::plots::write(run)?;
+    if !plots.is_empty() {
+        let _ = writeln!(out, "## Plots\n");
+        for (title, path) in plots {
+            let _ = writeln!(out, "![{title}]({})\n", path.display());
+        }
+    }
     ppo_curve(&mut out, run);
     let path = run.root().join(REPORT_FILE);
     cai_data::write_atomic(&path, out.as_bytes())
