@@ -147,7 +147,7 @@ fn load_critic(
                 reason: "the critic has no value head".into(),
             });
         }
-        None => ScalarHead::init(hidden, VALUE_HEAD_STD, &device),
+        None => ScalarHead::init_seeded(hidden, VALUE_HEAD_STD, cfg.seed, &device),
     };
     let critic = stable_param_ids(RewardModel {
         lm: shell.lm.clone(),

@@ -117,7 +117,9 @@ fn load_reward_model(cfg: &RmConfig, resume: Option<&Path>) -> Result<(LoadedMod
             true => cai_model::ScalarHead::load_hf(Path::new(&cfg.model), hidden, &device)?,
             false => None,
         }
-        .unwrap_or_else(|| cai_model::ScalarHead::init(hidden, cfg.head_init_std, &device)),
+        .unwrap_or_else(|| {
+            cai_model::ScalarHead::init_seeded(hidden, cfg.head_init_std, cfg.seed, &device)
+        }),
     };
     // `model` keeps the text side (tokenizer, template) for encoding and saving; its decoder is a
     // handle on the same weights until the first update (with full fine-tuning, one extra copy of

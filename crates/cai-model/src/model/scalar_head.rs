@@ -33,6 +33,23 @@ impl ScalarHead {
         Self::from_weight(weight)
     }
 
+    /// Like [`ScalarHead::init`], drawn from a generator of its own seeded with `seed`: the same
+    /// head whatever else draws from the device's generator (other threads, other models).
+    pub fn init_seeded(hidden: usize, std: f64, seed: u64, device: &Device) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        // Box-Muller: two uniforms in (0, 1] give a standard normal.
+        let data: Vec<f32> = (0..hidden)
+            .map(|_| {
+                let u1: f64 = 1.0 - rng.random::<f64>();
+                let u2: f64 = rng.random::<f64>();
+                (std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+            })
+            .collect();
+        let weight = TensorData::new(data, [hidden, 1]);
+        Self::from_weight(Tensor::from_data(weight, device))
+    }
+
     fn from_weight(weight: Tensor<2>) -> Self {
         Self {
             score: Linear {
