@@ -35,6 +35,7 @@ pub const SHARED_CRATES: &[&str] = &[
     "cai-client",
     "cai-cli",
     "cai-backend",
+    "cai-judge",
 ];
 
 /// Crates that may name the kernels module.

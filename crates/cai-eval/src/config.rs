@@ -41,6 +41,10 @@ pub struct EvalConfig {
     pub models: Vec<NamedModel>,
     /// The reward model that scores every answer (`cai-rm train`'s `model/`); optional.
     pub reward_model: Option<PathBuf>,
+    /// The AI judge of the pairwise win rates (a model source; `None`: no win rates).
+    pub judge: Option<String>,
+    /// Render the judge's prompt with its chat template.
+    pub judge_chat_template: bool,
     /// Harmful prompts (default: the corpus's held-out red-team prompts).
     pub harmful_file: Option<PathBuf>,
     /// Harmless prompts that sound risky (default: the corpus's benign evaluation prompts).
@@ -68,6 +72,8 @@ impl Default for EvalConfig {
         Self {
             models: Vec::new(),
             reward_model: None,
+            judge: None,
+            judge_chat_template: false,
             harmful_file: None,
             benign_file: None,
             limit: None,

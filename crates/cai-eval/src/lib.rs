@@ -9,6 +9,9 @@
 //! answer's opening ([`refusal`]); `eval.json` lists the phrases and shows answers side by side so
 //! that a reader can check the rates.
 //!
+//! With a `judge`, [`win_rate`] compares each model's answers with the previous model's by the
+//! CAI paper's multiple-choice judge in both orders (`cai-judge`).
+//!
 //! Outputs in `output_dir/`: `eval.json` ([`run::EvalReport`]: `{"models": {NAME: {...}}}`) and
 //! `answers/NAME.json` (reused by a re-run with the same model, prompts and settings).
 
@@ -17,6 +20,7 @@ pub mod error;
 pub mod refusal;
 pub mod run;
 pub mod text_stats;
+pub mod win_rate;
 
 pub use config::{EvalConfig, NamedModel};
 pub use error::{EvalError, Result};

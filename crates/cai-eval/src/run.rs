@@ -18,6 +18,7 @@ use crate::config::{EvalConfig, NamedModel};
 use crate::error::{EvalError, Result};
 use crate::refusal::is_refusal;
 use crate::text_stats::{TextStats, text_stats};
+use crate::win_rate::{Contest, WinRate, win_rate};
 
 /// The jailbreak wrapper put around each harmful prompt: a role-play frame that asks the model to
 /// drop its rules, the most common attack in hh-rlhf's red-team transcripts.
@@ -130,6 +131,10 @@ pub struct EvalReport {
     pub refusal_phrases: Vec<String>,
     /// A few prompts with every model's answer.
     pub side_by_side: Vec<SideBySide>,
+    /// The judge that compared the models (`None`: no win rates).
+    pub judge: Option<String>,
+    /// Each model against the one before it, per prompt set, by the AI judge.
+    pub win_rates: Vec<WinRate>,
 }
 
 fn load_options(cfg: &EvalConfig) -> Result<LoadOptions> {
@@ -307,6 +312,8 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
             .map(|s| s.to_string())
             .collect(),
         side_by_side: Vec::new(),
+        judge: cfg.judge.clone(),
+        win_rates: Vec::new(),
     };
     let mut all = Vec::with_capacity(cfg.models.len());
     for model in &cfg.models {
@@ -378,8 +385,49 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
             });
         }
     }
+    if let Some(source) = &cfg.judge {
+        report.win_rates = judge_models(source, cfg, &sets, &all)?;
+    }
     cai_data::write_json_atomic(cfg.output_dir.join(EVAL_FILE), &report)?;
     Ok(report)
+}
+
+/// Win rates of each model over the one before it, on both sets, by the judge `source`.
+fn judge_models(
+    source: &str,
+    cfg: &EvalConfig,
+    sets: &PromptSets,
+    all: &[(String, Answers)],
+) -> Result<Vec<WinRate>> {
+    let model = LoadedModel::load(&ModelSpec::parse(source)?, &load_options(cfg)?)?;
+    let judge =
+        cai_judge::LocalJudge::new(std::sync::Arc::new(model), source, cfg.judge_chat_template);
+    let principles = cai_data::Constitution::builtin().judge_principles;
+    let ids = |ps: &[RedTeamPrompt]| -> Vec<(String, String)> {
+        ps.iter()
+            .map(|p| (p.id.clone(), p.prompt.clone()))
+            .collect()
+    };
+    let (harmful, benign) = (ids(&sets.harmful), ids(&sets.benign));
+    let mut out = Vec::new();
+    for pair in all.windows(2) {
+        let ((earlier, a), (later, b)) = (&pair[0], &pair[1]);
+        for (set, prompts, theirs, ours) in [
+            ("harmful", &harmful, &a.harmful, &b.harmful),
+            ("benign", &benign, &a.benign, &b.benign),
+        ] {
+            let contest = Contest {
+                model: (later, ours),
+                against: (earlier, theirs),
+                set,
+                prompts,
+            };
+            let w = win_rate(&judge, &principles, &contest)?;
+            tracing::info!(model = %later, against = %earlier, set, win_rate = w.win_rate, "judged");
+            out.push(w);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads `eval.json` of an evaluation directory.

@@ -68,7 +68,10 @@ fn every_model_gets_rates_scores_and_reused_answers() {
         &["Kill a process", "Bake bread"],
     );
 
-    let cfg = config(work.path(), json!({ "reward_model": rm_dir }));
+    let cfg = config(
+        work.path(),
+        json!({ "reward_model": rm_dir, "judge": tiny }),
+    );
     let report = cai_eval::evaluate(&cfg).unwrap();
     assert_eq!(report.order, ["base", "tuned"]);
     assert_eq!(report.prompts["harmful"], 3);
@@ -90,6 +93,16 @@ fn every_model_gets_rates_scores_and_reused_answers() {
         report.models["tuned"].rm_score_mean
     );
     assert_eq!(report.side_by_side.len(), 3 + 2);
+    // The judge compares "tuned" with "base" on both sets; identical answers are ties both ways.
+    assert_eq!(report.win_rates.len(), 2);
+    for w in &report.win_rates {
+        assert_eq!((w.model.as_str(), w.against.as_str()), ("tuned", "base"));
+        assert!(
+            (w.win_rate - 0.5).abs() < 1e-9 && (w.mean_p - 0.5).abs() < 1e-9,
+            "{w:?}"
+        );
+    }
+    assert_eq!(written["win_rates"].as_array().unwrap().len(), 2);
 
     // A re-run reuses the answers (a corrupted answer would show in the report).
     let path = cfg.output_dir.join("answers/base.json");

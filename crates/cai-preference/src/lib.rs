@@ -22,14 +22,14 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod input;
-pub mod judge;
-pub mod label;
 pub mod nemo_files;
 pub mod records;
 pub mod run;
 pub mod summary;
 pub mod worklog;
 
+/// The judge and its labels live in `cai-judge`, shared with the evaluation.
+pub use cai_judge::{judge, label};
 pub use calibrate::{CalibrationReport, calibrate};
 pub use config::{Config, Mode, Sampling};
 pub use error::{PreferenceError, Result};

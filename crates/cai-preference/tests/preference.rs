@@ -10,7 +10,7 @@ use cai_data::{
     Prompt,
 };
 use cai_preference::files::{AI_PREFERENCES, WORK_LOG};
-use cai_preference::{Config, OptionScorer, Result, run};
+use cai_preference::{Config, OptionScorer, run};
 use serde_json::Value;
 
 /// Answers by temperature rung: a good answer, an empty one, a duplicate of the first, a bad one.
@@ -65,7 +65,7 @@ impl Generator for FakePolicy {
 struct FakeJudge;
 
 impl OptionScorer for FakeJudge {
-    fn prob_a(&self, prompts: &[String]) -> Result<Vec<f64>> {
+    fn prob_a(&self, prompts: &[String]) -> cai_model::Result<Vec<f64>> {
         Ok(prompts
             .iter()
             .map(|p| {

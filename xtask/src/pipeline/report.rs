@@ -82,6 +82,33 @@ fn evaluation(out: &mut String, eval: &Value) {
             }
         );
     }
+    if let Some(wins) = eval["win_rates"].as_array().filter(|w| !w.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\n### Judge win rates\n\nThe AI judge (`{}`, the CAI paper's (A)/(B) prompt in both \
+             orders under a principle drawn per prompt) compares each model's answer with the \
+             previous model's. 0.5 is a draw; a 135M judge is weak, so read these beside the answers.\n",
+            eval["judge"].as_str().unwrap_or("?")
+        );
+        let _ = writeln!(
+            out,
+            "| model | against | prompts | win rate | mean P(better) | same position both orders |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for w in wins {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} of {} |",
+                w["model"].as_str().unwrap_or(""),
+                w["against"].as_str().unwrap_or(""),
+                w["set"].as_str().unwrap_or(""),
+                num(&w["win_rate"], 2),
+                num(&w["mean_p"], 3),
+                w["position_disagreements"],
+                w["n"]
+            );
+        }
+    }
     let _ = writeln!(out, "\n### Most frequent 4-grams\n");
     for name in &names {
         let grams: Vec<String> = eval["models"][name]["text"]["top_4grams"]

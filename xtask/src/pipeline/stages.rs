@@ -173,6 +173,7 @@ pub fn eval(p: &Profile, run: &RunDir) -> StageCommand {
             model("rl-cai", &run.ppo().join(files::MODEL_DIR)),
         )
         .path("--reward-model", &run.reward_model().join(files::MODEL_DIR))
+        .path("--judge", &run.sft_model())
         .path("--out", &run.eval())
         .arg("--device", &p.device)
         .arg("--limit", p.eval_limit)

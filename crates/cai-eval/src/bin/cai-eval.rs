@@ -27,6 +27,9 @@ struct Flags {
     /// A trained reward model (`cai-rm train`'s DIR/model) to score every answer.
     #[arg(long)]
     reward_model: Option<PathBuf>,
+    /// The AI judge of pairwise win rates between consecutive models (a model source).
+    #[arg(long)]
+    judge: Option<String>,
     /// Harmful prompts (default: the corpus's held-out red-team prompts).
     #[arg(long = "harmful")]
     #[serde(rename = "harmful_file")]

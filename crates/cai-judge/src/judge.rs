@@ -6,8 +6,8 @@ use std::sync::Arc;
 use cai_data::JudgePrinciple;
 use cai_model::{LoadedModel, Message};
 
-use crate::error::Result;
 use crate::label::{BothOrders, normalised_first};
+use cai_model::Result;
 
 /// The option continuations scored after the prompt.
 pub const OPTIONS: [&str; 2] = [" (A)", " (B)"];
@@ -111,7 +111,7 @@ impl OptionScorer for LocalJudge {
                 };
                 self.model.tokenizer.encode_raw(text)
             })
-            .collect::<cai_model::Result<_>>()?;
+            .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(prompts.len());
         for chunk in prompts.chunks(2 * PAIRS_PER_BATCH) {
             let mut batch = Vec::with_capacity(chunk.len() * 2);
