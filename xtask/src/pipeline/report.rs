@@ -172,11 +172,12 @@ fn stage_lines(out: &mut String, run: &RunDir, manifest: Option<&Manifest>) {
                 num(&s["validation_loss"], 3)
             ),
             Stage::Preference => format!(
-                "{} prompts, {} pairs judged, {} position disagreements; records {}",
+                "{} prompts, {} pairs judged ({} with the same position picked in both orders); {} AI + {} human records",
                 s["counts"]["prompts"],
                 s["counts"]["pairs_judged"],
                 s["counts"]["position_disagreements"],
-                s["records"]
+                s["counts"]["ai_records"],
+                s["counts"]["helpful_records"]
             ),
             Stage::RewardModel => format!(
                 "{} steps; validation accuracy {}, loss {}; length correlation {}",
