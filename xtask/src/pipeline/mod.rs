@@ -229,8 +229,10 @@ pub fn pipeline(args: &[String]) -> Result<()> {
         }
         record.stage(stage, || {
             run(cmd.command())?;
-            if stage == Stage::Critique {
-                critique_summary(&run_dir)?;
+            match stage {
+                Stage::Critique => drop(critique_summary(&run_dir)?),
+                Stage::Preference => calibrate_judge(&p, &run_dir)?,
+                _ => {}
             }
             Ok(())
         })?;
@@ -248,6 +250,27 @@ pub fn pipeline(args: &[String]) -> Result<()> {
         model.display(),
         model.display(),
     );
+    Ok(())
+}
+
+/// Runs the judge's calibration on clear-cut pairs and keeps its line in the preference stage's
+/// directory, for the report.
+fn calibrate_judge(p: &Profile, run_dir: &RunDir) -> Result<()> {
+    let mut cmd = stages::calibration(p, run_dir).command();
+    let out = cmd.output().context("running cai-preference calibrate")?;
+    if !out.status.success() {
+        bail!(
+            "cai-preference calibrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or("{}");
+    let value: serde_json::Value =
+        serde_json::from_str(line).context("reading the calibration line")?;
+    let path = run_dir.preference().join(stages::CALIBRATION_FILE);
+    cai_data::write_json_atomic(&path, &value)?;
+    eprintln!("judge calibration on clear-cut pairs: {line}");
     Ok(())
 }
 

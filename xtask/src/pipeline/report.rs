@@ -171,14 +171,20 @@ fn stage_lines(out: &mut String, run: &RunDir, manifest: Option<&Manifest>) {
                 num(&s["last_loss"], 3),
                 num(&s["validation_loss"], 3)
             ),
-            Stage::Preference => format!(
-                "{} prompts, {} pairs judged ({} with the same position picked in both orders); {} AI + {} human records",
-                s["counts"]["prompts"],
-                s["counts"]["pairs_judged"],
-                s["counts"]["position_disagreements"],
-                s["counts"]["ai_records"],
-                s["counts"]["helpful_records"]
-            ),
+            Stage::Preference => {
+                let c = json_or_null(&run.preference().join(super::stages::CALIBRATION_FILE));
+                format!(
+                    "{} prompts, {} pairs judged ({} with the same position picked in both orders); {} AI + {} human records; judge on {} clear-cut pairs: accuracy {}, position bias {}",
+                    s["counts"]["prompts"],
+                    s["counts"]["pairs_judged"],
+                    s["counts"]["position_disagreements"],
+                    s["counts"]["ai_records"],
+                    s["counts"]["helpful_records"],
+                    c["n"],
+                    num(&c["accuracy"], 2),
+                    num(&c["position_bias"], 2)
+                )
+            }
             Stage::RewardModel => format!(
                 "{} steps; validation accuracy {}, loss {}; length correlation {}",
                 s["steps"],

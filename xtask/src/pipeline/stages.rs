@@ -117,6 +117,20 @@ pub fn preference(p: &Profile, run: &RunDir) -> StageCommand {
         .arg("--tokens-to-generate", p.preference_tokens)
 }
 
+/// The clear-cut pairs the judge is calibrated on, relative to the project root.
+pub const CALIBRATION_PAIRS: &str = "crates/cai-preference/calibration/clear_cut.jsonl";
+/// Where the pipeline keeps the judge's calibration, in the preference stage's directory.
+pub const CALIBRATION_FILE: &str = "calibration.json";
+
+/// The judge's calibration on labelled clear-cut pairs (it prints one JSON line).
+pub fn calibration(p: &Profile, run: &RunDir) -> StageCommand {
+    StageCommand::new("cai-preference")
+        .flag("calibrate")
+        .path("--judge", &run.sft_model())
+        .arg("--pairs", CALIBRATION_PAIRS)
+        .arg("--device", &p.device)
+}
+
 /// The reward model on the blended preferences, from the SL-CAI model.
 pub fn reward_model(p: &Profile, run: &RunDir) -> StageCommand {
     let pref = run.preference();
