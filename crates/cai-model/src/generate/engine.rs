@@ -1,19 +1,28 @@
 //! The in-process generation engine: batched prefill with a KV cache, then token-by-token decode;
-//! finished rows leave the batch so they stop costing compute.
+//! finished (and cancelled) rows leave the batch so they stop costing compute.
+//!
+//! The prefill runs in blocks of queries: one forward call's attention scores are
+//! `batch × heads × block × prompt_len` floats, so a block is sized to keep them within the
+//! engine's prefill budget ([`DEFAULT_PREFILL_SCORES`]) instead of the `batch × heads × len²` a
+//! single pass would need. Short batches fit in one block and run exactly as one pass.
 
-use burn::tensor::DType;
+use burn::tensor::{DType, Tensor};
 
 use super::sampler::{Sampler, logprob_of};
 use super::stop::{find_stop, holdback};
 use super::{FinishReason, Generation, GenerationRequest, Prompt, StreamDelta};
 use crate::error::{ModelError, Result};
 use crate::loaded::LoadedModel;
-use crate::model::TokenBatch;
+use crate::model::{KvCache, TokenBatch};
 
-/// Generates with a [`LoadedModel`] held in process.
-#[derive(Debug)]
+/// Attention-score floats one prefill forward call may hold by default: 2^26 (256 MiB in f32).
+pub const DEFAULT_PREFILL_SCORES: usize = 1 << 26;
+
+/// Generates with a [`LoadedModel`] held in process (cloning shares the model).
+#[derive(Debug, Clone)]
 pub struct Engine {
     model: std::sync::Arc<LoadedModel>,
+    prefill_scores: usize,
 }
 
 /// One sequence being decoded.
@@ -49,7 +58,26 @@ impl Engine {
     pub fn new(model: impl Into<std::sync::Arc<LoadedModel>>) -> Self {
         Self {
             model: model.into(),
+            prefill_scores: DEFAULT_PREFILL_SCORES,
         }
+    }
+
+    /// This engine with a prefill budget of `floats` attention scores per forward call (see the
+    /// module docs); a block always holds at least one query.
+    pub fn with_prefill_budget(mut self, floats: usize) -> Self {
+        self.prefill_scores = floats;
+        self
+    }
+
+    /// Queries per prefill block for `batch` prompts left-padded to `len` tokens: as many as keep
+    /// `batch × heads × block × len` within the prefill budget, between 1 and `len`.
+    pub fn prefill_block(&self, batch: usize, len: usize) -> usize {
+        let heads = self.model.config.num_attention_heads.max(1);
+        let per_query = batch
+            .max(1)
+            .saturating_mul(heads)
+            .saturating_mul(len.max(1));
+        (self.prefill_scores / per_query).clamp(1, len.max(1))
     }
 
     /// The model.
@@ -60,7 +88,11 @@ impl Engine {
     /// The model back, when this engine was its only owner (a trainer lends its current policy
     /// to an engine for one rollout and takes it back).
     pub fn into_model(self) -> std::result::Result<LoadedModel, Self> {
-        std::sync::Arc::try_unwrap(self.model).map_err(|model| Self { model })
+        let prefill_scores = self.prefill_scores;
+        std::sync::Arc::try_unwrap(self.model).map_err(|model| Self {
+            model,
+            prefill_scores,
+        })
     }
 
     /// Token ids of a prompt: plain text gets BOS if the model wants one; a chat is rendered with
@@ -110,6 +142,18 @@ impl Engine {
         requests: &[GenerationRequest],
         on_delta: &mut dyn FnMut(StreamDelta),
     ) -> Result<Vec<Generation>> {
+        self.generate_cancellable(requests, on_delta, &|_| false)
+    }
+
+    /// Like [`Engine::generate_streaming`], and request `i` leaves the batch at the next decode
+    /// step (or prefill block) once `cancelled(i)` is true (its client has gone, say). Its
+    /// [`Generation`] then holds what was generated so far, with [`FinishReason::Length`].
+    pub fn generate_cancellable(
+        &self,
+        requests: &[GenerationRequest],
+        on_delta: &mut dyn FnMut(StreamDelta),
+        cancelled: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<Generation>> {
         let mut rows = Vec::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
             let prompt = self.prepare(req).map_err(|e| match e {
@@ -140,7 +184,7 @@ impl Engine {
             finished.push(row);
         }
         if !active.is_empty() {
-            self.decode(&mut active, &mut finished, on_delta)?;
+            self.decode(&mut active, &mut finished, on_delta, cancelled)?;
         }
         finished.sort_by_key(|r| r.index);
         Ok(finished.into_iter().map(Row::into_generation).collect())
@@ -151,6 +195,7 @@ impl Engine {
         active: &mut Vec<Row>,
         finished: &mut Vec<Row>,
         on_delta: &mut dyn FnMut(StreamDelta),
+        cancelled: &dyn Fn(usize) -> bool,
     ) -> Result<()> {
         let lm = &self.model.lm;
         let stop_ids = self.model.stop_token_ids();
@@ -159,12 +204,12 @@ impl Engine {
             .map(|r| r.prompt.len() + r.sampler.params().tokens_to_generate)
             .max()
             .unwrap_or(0);
-        let prompts: Vec<Vec<u32>> = active.iter().map(|r| r.prompt.clone()).collect();
         let pad = self.model.config.pad_token_id.unwrap_or(0);
-        let mut batch = TokenBatch::left_padded(&prompts, pad);
         let mut cache = lm.new_cache(active.len(), capacity);
-        while !active.is_empty() {
-            let hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
+        let Some(mut hidden) = self.prefill(active, finished, &mut cache, cancelled) else {
+            return Ok(());
+        };
+        loop {
             let [b, t, d] = hidden.dims();
             let logits = lm.logits(hidden.slice([0..b, t - 1..t, 0..d]));
             let vocab = logits.dims()[2];
@@ -177,30 +222,63 @@ impl Engine {
                 let mut logits = flat[r * vocab..(r + 1) * vocab].to_vec();
                 self.step(row, &mut logits, &stop_ids, on_delta)?;
             }
-            let keep: Vec<usize> = (0..active.len())
-                .filter(|&r| active[r].finish.is_none())
-                .collect();
-            if keep.len() < active.len() {
-                if !keep.is_empty() {
-                    cache.retain(&keep);
-                }
-                let mut all = std::mem::take(active);
-                for (r, row) in all.drain(..).enumerate().rev() {
-                    if keep.contains(&r) {
-                        active.push(row);
-                    } else {
-                        finished.push(row);
-                    }
-                }
-                active.reverse();
+            retire(active, finished, &mut cache, |row| {
+                row.finish.is_some() || cancelled(row.index)
+            });
+            if active.is_empty() {
+                return Ok(());
             }
             let next: Vec<Vec<u32>> = active
                 .iter()
                 .map(|r| vec![*r.generated.last().expect("a decoded row has a token")])
                 .collect();
-            batch = TokenBatch::right_padded(&next, pad);
+            let batch = TokenBatch::right_padded(&next, pad);
+            hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
         }
-        Ok(())
+    }
+
+    /// Runs the left-padded prompts through the model in blocks of [`Engine::prefill_block`]
+    /// queries, dropping cancelled rows between blocks, and returns the last block's hidden states
+    /// (`None` when every row was cancelled).
+    fn prefill(
+        &self,
+        active: &mut Vec<Row>,
+        finished: &mut Vec<Row>,
+        cache: &mut KvCache,
+        cancelled: &dyn Fn(usize) -> bool,
+    ) -> Option<Tensor<3>> {
+        let len = active.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
+        let block = self.prefill_block(active.len(), len);
+        let pad = self.model.config.pad_token_id.unwrap_or(0);
+        let mut start = 0;
+        loop {
+            let end = (start + block).min(len);
+            let mut ids = Vec::with_capacity(active.len() * (end - start));
+            let mut valid = Vec::with_capacity(ids.capacity());
+            for row in active.iter() {
+                let padding = len - row.prompt.len();
+                for column in start..end {
+                    match column.checked_sub(padding) {
+                        Some(i) => ids.push(row.prompt[i]),
+                        None => ids.push(pad),
+                    }
+                    valid.push(column >= padding);
+                }
+            }
+            let batch = TokenBatch::from_parts(ids, valid, active.len());
+            let hidden = self
+                .model
+                .lm
+                .forward_hidden(&batch, &self.model.rope, Some(cache));
+            if end >= len {
+                return Some(hidden);
+            }
+            start = end;
+            retire(active, finished, cache, |row| cancelled(row.index));
+            if active.is_empty() {
+                return None;
+            }
+        }
     }
 
     /// Samples one token for `row` and updates its text, stream and finish state.
@@ -264,5 +342,29 @@ impl Engine {
             row.streamed = ready;
         }
         Ok(())
+    }
+}
+
+/// Moves the rows for which `done` holds from `active` to `finished`, keeping the cache in step.
+fn retire(
+    active: &mut Vec<Row>,
+    finished: &mut Vec<Row>,
+    cache: &mut KvCache,
+    done: impl Fn(&Row) -> bool,
+) {
+    let keep: Vec<bool> = active.iter().map(|row| !done(row)).collect();
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let kept: Vec<usize> = (0..keep.len()).filter(|&r| keep[r]).collect();
+    if !kept.is_empty() {
+        cache.retain(&kept);
+    }
+    for (row, keep) in std::mem::take(active).into_iter().zip(keep) {
+        if keep {
+            active.push(row);
+        } else {
+            finished.push(row);
+        }
     }
 }

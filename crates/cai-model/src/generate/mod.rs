@@ -9,7 +9,7 @@ pub use cai_data::generation::{
     FinishReason, Generation, GenerationError, GenerationRequest, Generator, Prompt,
     SamplingParams, StreamDelta,
 };
-pub use engine::Engine;
+pub use engine::{DEFAULT_PREFILL_SCORES, Engine};
 
 use crate::error::ModelError;
 

@@ -234,3 +234,49 @@ fn teacher_forced_scores_equal_sampling_logprobs() {
         assert!(diff < 1e-3, "cached sampling vs teacher forcing: {diff}");
     }
 }
+
+#[test]
+fn prefill_in_blocks_of_queries_matches_transformers_greedy() {
+    let cases = golden_cases();
+    let prompts: Vec<Vec<u32>> = cases.iter().map(|(_, c)| ids(&c["ids"])).collect();
+    let len = prompts.iter().map(Vec::len).max().unwrap();
+    let heads = engine().model().config.num_attention_heads;
+    // Room for 3 queries of the padded batch per forward call.
+    let blocked = engine()
+        .clone()
+        .with_prefill_budget(prompts.len() * heads * 3 * len);
+    assert_eq!(blocked.prefill_block(prompts.len(), len), 3.min(len));
+    assert_eq!(engine().prefill_block(prompts.len(), len), len);
+    let requests: Vec<_> = prompts
+        .iter()
+        .map(|p| request(Prompt::Tokens(p.clone()), no_stop_greedy(16)))
+        .collect();
+    let whole = engine().generate(&requests).unwrap();
+    let out = blocked.generate(&requests).unwrap();
+    for (((name, case), g), w) in cases.iter().zip(&out).zip(&whole) {
+        assert_eq!(g.token_ids, ids(&case["greedy32"]["ids"])[..16], "{name}");
+        let want: Vec<f64> = w.logprobs.iter().map(|&x| x as f64).collect();
+        let diff = max_abs_diff(&g.logprobs, &want);
+        assert!(diff < 1e-3, "{name}: blocked vs one-pass prefill: {diff}");
+    }
+}
+
+#[test]
+fn a_cancelled_request_leaves_the_batch_at_the_next_step() {
+    let gone = std::cell::Cell::new(false);
+    let requests = [
+        request(Prompt::Text("Once upon a time".into()), no_stop_greedy(24)),
+        request(Prompt::Text("1, 2, 3,".into()), no_stop_greedy(24)),
+    ];
+    let out = engine()
+        .generate_cancellable(
+            &requests,
+            &mut |d: StreamDelta| gone.set(gone.get() || d.index == 0),
+            &|i| i == 0 && gone.get(),
+        )
+        .unwrap();
+    assert!(out[0].token_ids.len() < 4, "{:?}", out[0].token_ids);
+    assert_eq!(out[0].finish_reason, FinishReason::Length);
+    let alone = engine().generate(&requests[1..]).unwrap().remove(0);
+    assert_eq!(out[1].token_ids, alone.token_ids);
+}
