@@ -1,8 +1,24 @@
-//! Server limits and defaults (the binary fills them from its flags).
+//! Server limits and defaults (the binary fills them from its flags), the default batch token
+//! budget derived from memory, and the exposure rule for non-loopback binds.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use cai_model::ModelConfig;
+
+pub use crate::conn::ConnectionLimits;
+use crate::error::{Result, ServeError};
 use crate::queue::BatchPolicy;
+
+/// Default `--max-prompt-tokens`: prompt tokens one HTTP request may bring.
+pub const DEFAULT_MAX_PROMPT_TOKENS: usize = 65_536;
+
+/// `--max-batch-tokens` of [`ServerConfig::new`]; the binary derives its default from memory
+/// ([`batch_tokens_for_memory`]).
+pub const DEFAULT_MAX_BATCH_TOKENS: usize = 65_536;
+
+/// The smallest batch budget [`batch_tokens_for_memory`] returns.
+pub const MIN_BATCH_TOKENS: usize = 2048;
 
 /// How the server behaves: limits, defaults, authentication and batching.
 #[derive(Debug, Clone)]
@@ -19,13 +35,18 @@ pub struct ServerConfig {
     pub default_max_tokens: usize,
     /// Most generations one HTTP request may ask for (prompts × `n`).
     pub max_choices: usize,
-    /// How the engine thread forms batches.
+    /// How the engine thread forms batches, and the token budgets.
     pub batch: BatchPolicy,
+    /// Timeouts and the connection cap.
+    pub connections: ConnectionLimits,
+    /// Serve a non-loopback address without an API key (`--allow-public-without-key`).
+    pub allow_public_without_key: bool,
 }
 
 impl ServerConfig {
     /// Defaults for a server of `model_name`: 4 MiB bodies, at most 4096 new tokens (256 when
-    /// unset), 128 generations per request, batches of up to 16 gathered for 5 ms, 1024 queued jobs.
+    /// unset), 128 generations per request, batches of up to 16 gathered for 5 ms, 1024 queued jobs,
+    /// 65,536 prompt tokens per request and token slots per batch, [`ConnectionLimits::default`].
     pub fn new(model_name: impl Into<String>) -> Self {
         Self {
             model_name: model_name.into(),
@@ -38,7 +59,70 @@ impl ServerConfig {
                 max_batch: 16,
                 batch_wait: Duration::from_millis(5),
                 queue_capacity: 1024,
+                max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
+                max_prompt_tokens: DEFAULT_MAX_PROMPT_TOKENS,
             },
+            connections: ConnectionLimits::default(),
+            allow_public_without_key: false,
         }
+    }
+
+    /// Refuses to serve a non-loopback address without an API key (unless
+    /// [`ServerConfig::allow_public_without_key`]): anyone who can reach it could use the model.
+    pub fn check_bind(&self, addr: SocketAddr) -> Result<()> {
+        if addr.ip().is_loopback() || self.api_key.is_some() || self.allow_public_without_key {
+            return Ok(());
+        }
+        Err(ServeError::Setup(format!(
+            "refusing to serve {addr} without an API key: set one with --api-key-file or \
+             {}, bind 127.0.0.1, or pass --allow-public-without-key",
+            crate::auth::API_KEY_ENV
+        )))
+    }
+}
+
+/// Bytes of KV cache one token slot takes: keys and values of every layer, in f32.
+pub fn bytes_per_token_slot(config: &ModelConfig) -> usize {
+    2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4
+}
+
+/// The default batch budget: a quarter of `available` memory bytes divided by
+/// [`bytes_per_token_slot`], at least [`MIN_BATCH_TOKENS`]. The quarter leaves room for the
+/// copies the cache makes when rows leave a batch, the prefill's activations and attention
+/// scores (bounded by the engine's prefill budget, `cai_model::DEFAULT_PREFILL_SCORES`) and the
+/// rest of the process.
+pub fn batch_tokens_for_memory(config: &ModelConfig, available: u64) -> usize {
+    let per_slot = bytes_per_token_slot(config).max(1) as u64;
+    let slots = available / 4 / per_slot;
+    usize::try_from(slots)
+        .unwrap_or(usize::MAX)
+        .max(MIN_BATCH_TOKENS)
+}
+
+/// Memory the system can still hand out (Linux `MemAvailable`), or `None` when unknown.
+pub fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_binds_need_a_key_or_the_override() {
+        let mut config = ServerConfig::new("m");
+        let public: SocketAddr = "0.0.0.0:5555".parse().unwrap();
+        assert!(config.check_bind("127.0.0.1:5555".parse().unwrap()).is_ok());
+        assert!(config.check_bind("[::1]:5555".parse().unwrap()).is_ok());
+        let err = config.check_bind(public).unwrap_err().to_string();
+        assert!(err.contains("without an API key"), "{err}");
+        config.allow_public_without_key = true;
+        assert!(config.check_bind(public).is_ok());
+        config.allow_public_without_key = false;
+        config.api_key = Some("k".into());
+        assert!(config.check_bind(public).is_ok());
     }
 }

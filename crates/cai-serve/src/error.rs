@@ -27,6 +27,38 @@ pub enum ServeError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A request needs more tokens than a budget of the server allows (HTTP 413); the message
+    /// names the budget's flag and both numbers.
+    #[error("{what} need {got} tokens, more than --{limit} {max}")]
+    TooManyTokens {
+        /// What was counted.
+        what: &'static str,
+        /// The tokens it needs.
+        got: usize,
+        /// The budget's command-line flag, without the dashes.
+        limit: &'static str,
+        /// The budget.
+        max: usize,
+    },
+    /// A body that is not `application/json` (HTTP 415).
+    #[error("expected Content-Type application/json, got {0}")]
+    UnsupportedMediaType(String),
+    /// The client took longer than a configured timeout (HTTP 408).
+    #[error("{what} took longer than {secs} s (--{limit})")]
+    Timeout {
+        /// What timed out.
+        what: &'static str,
+        /// The timeout in seconds.
+        secs: f64,
+        /// The timeout's command-line flag, without the dashes.
+        limit: &'static str,
+    },
+    /// A Host header that a loopback server does not answer to (HTTP 403): a web page reaching a
+    /// local server through DNS rebinding sends its own host name.
+    #[error(
+        "Host {0} is not allowed on a loopback server (use localhost, 127.0.0.1 or [::1] with the port)"
+    )]
+    ForbiddenHost(String),
     /// No such route (HTTP 404).
     #[error("{0}")]
     NotFound(String),
@@ -71,7 +103,12 @@ impl ServeError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::TooManyTokens { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::ForbiddenHost(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

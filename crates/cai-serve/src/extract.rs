@@ -1,11 +1,14 @@
-//! `ApiJson<T>`: the JSON body extractor of every route. Malformed JSON, wrong types and
-//! oversized bodies become 4xx JSON errors naming the field; unknown fields are ignored with a log
-//! line (real OpenAI clients send extras).
+//! `ApiJson<T>`: the JSON body extractor of every route. A body that is not declared
+//! `application/json` is a 415 (so that a web page, whose form and `text/plain` posts need no
+//! CORS preflight, cannot drive a keyless local server); a body slower than `--body-timeout` is a
+//! 408; malformed JSON, wrong types and oversized bodies become 4xx JSON errors naming the field;
+//! unknown fields are ignored with a log line (real OpenAI clients send extras).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -21,8 +24,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let path = req.uri().path().to_string();
-        let bytes = Bytes::from_request(req, state)
+        check_json(req.headers().get(CONTENT_TYPE))?;
+        let timeout = state.config.connections.body_timeout;
+        let bytes = tokio::time::timeout(timeout, Bytes::from_request(req, state))
             .await
+            .map_err(|_| ServeError::Timeout {
+                what: "reading the request body",
+                secs: timeout.as_secs_f64(),
+                limit: "body-timeout",
+            })?
             .map_err(|e: BytesRejection| match e.status() {
                 StatusCode::PAYLOAD_TOO_LARGE => ServeError::PayloadTooLarge {
                     limit: state.config.max_body_bytes,
@@ -34,6 +44,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             tracing::info!(%path, fields = ?unknown, "ignoring unknown request fields");
         }
         Ok(Self(value))
+    }
+}
+
+/// Accepts `application/json`, with parameters (`; charset=utf-8`) or not; anything else, or no
+/// Content-Type, is a 415.
+pub fn check_json(content_type: Option<&HeaderValue>) -> Result<(), ServeError> {
+    let Some(value) = content_type else {
+        return Err(ServeError::UnsupportedMediaType("no Content-Type".into()));
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let essence = text.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ServeError::UnsupportedMediaType(
+            text.chars().take(100).collect(),
+        ))
     }
 }
 
@@ -75,5 +102,17 @@ mod tests {
             parse::<GenerateRequest>(br#"{"sentences": ["a"], "frobnicate": 1}"#).unwrap();
         assert_eq!(unknown, ["frobnicate"]);
         assert!(parse::<GenerateRequest>(b"{\"sentences\": [\"a\"]} x").is_err());
+    }
+
+    #[test]
+    fn only_json_content_types_pass() {
+        let check = |v: &str| check_json(Some(&HeaderValue::from_str(v).unwrap())).is_ok();
+        assert!(check("application/json"));
+        assert!(check("Application/JSON; charset=utf-8"));
+        assert!(!check("text/plain"));
+        assert!(!check("application/x-www-form-urlencoded"));
+        assert!(!check("multipart/form-data; boundary=x"));
+        assert!(!check("application/jsonx"));
+        assert!(check_json(None).is_err());
     }
 }

@@ -15,16 +15,18 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod queue;
+pub mod schedule;
 pub mod scores;
 pub mod server;
 
 pub use cai_client::wire;
 
 pub use cai_client::{ClientError, RemoteApi, RemoteConfig, RemoteGenerator};
-pub use config::ServerConfig;
+pub use config::{ConnectionLimits, ServerConfig};
 pub use error::{Result, ServeError};
 pub use queue::BatchPolicy;
-pub use server::{AppState, RunningServer, router, serve, shutdown_signal};
+pub use server::{AppState, RunningServer, app, router, serve, shutdown_signal};

@@ -1,15 +1,17 @@
-//! The engine thread and its queue. HTTP handlers never touch tensors: they submit [`Job`]s, and
-//! one dedicated thread drains the queue into batches (up to `max_batch` requests that arrived
-//! while the previous batch ran, or within `batch_wait` of the first), runs each batch through
-//! [`Engine::generate_streaming`], and routes every text delta and final result back to the
-//! request's channel.
+//! The engine thread and its queue. HTTP handlers never touch tensors: they submit the [`Job`]s of
+//! one HTTP request together, and one dedicated thread takes them in (tokenizing and checking each
+//! prompt, and the request's token budget), forms batches from the waiting jobs by token budget
+//! ([`crate::schedule`]: up to `max_batch` jobs within `max_batch_tokens`, shortest first, none
+//! passed over forever), runs each batch through [`Engine::generate_cancellable`], and routes every
+//! text delta and final result back to the request's channel.
 //!
 //! A batch runs to completion before the next one starts (the engine has no continuous batching
-//! yet): a request arriving mid-batch waits for that batch to finish.
+//! yet): a request arriving mid-batch waits for that batch to finish. A job whose client has gone
+//! (its event receiver dropped) leaves the batch at the next decode step.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use cai_model::{Engine, Generation, GenerationRequest, Prompt};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Result, ServeError};
+use crate::schedule::{Candidate, pick};
 use crate::scores::{Scores, score};
 
 /// What a request needs besides the generation itself.
@@ -80,6 +83,11 @@ pub struct BatchPolicy {
     pub batch_wait: Duration,
     /// Most jobs waiting in the queue; more are refused with 503.
     pub queue_capacity: usize,
+    /// Most token slots one batch may hold: rows × (longest prompt + most new tokens), padding
+    /// included (what its KV cache allocates). A job larger than this alone is refused with 413.
+    pub max_batch_tokens: usize,
+    /// Most prompt tokens one HTTP request may bring, summed over its generations (413 beyond).
+    pub max_prompt_tokens: usize,
 }
 
 /// Counters of the engine thread, reported by `/health`.
@@ -93,32 +101,45 @@ pub struct QueueStats {
     pub jobs: AtomicUsize,
     /// The largest batch so far.
     pub largest_batch: AtomicUsize,
+    /// Tokens generated so far.
+    pub new_tokens: AtomicUsize,
+    /// Jobs that left their batch early because their client had gone.
+    pub cancelled: AtomicUsize,
 }
 
 /// Handle to the engine thread; cloning shares the queue.
 #[derive(Debug, Clone)]
 pub struct EngineQueue {
-    tx: SyncSender<Job>,
+    tx: Sender<Vec<Job>>,
     stats: Arc<QueueStats>,
     engine: Arc<Engine>,
+    policy: BatchPolicy,
 }
 
 impl EngineQueue {
     /// Starts the engine thread. It ends when every handle is dropped and the queue is empty.
     pub fn start(engine: Arc<Engine>, policy: BatchPolicy) -> Result<(Self, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::sync_channel(policy.queue_capacity.max(1));
+        let (tx, rx) = mpsc::channel();
         let stats = Arc::new(QueueStats::default());
         let worker = Worker {
             engine: engine.clone(),
             rx,
             stats: stats.clone(),
             policy,
+            waiting: Vec::new(),
+            arrivals: 0,
         };
         let handle = std::thread::Builder::new()
             .name("cai-serve-engine".into())
             .spawn(move || worker.run())
             .map_err(|e| ServeError::Setup(format!("starting the engine thread: {e}")))?;
-        Ok((Self { tx, stats, engine }, handle))
+        let queue = Self {
+            tx,
+            stats,
+            engine,
+            policy,
+        };
+        Ok((queue, handle))
     }
 
     /// The engine (for its tokenizer and chat template; never run it from a handler).
@@ -131,32 +152,66 @@ impl EngineQueue {
         &self.stats
     }
 
-    /// Queues `jobs`; refuses them all with [`ServeError::Busy`] if they do not fit.
-    pub fn submit(&self, jobs: Vec<Job>) -> Result<()> {
-        for job in jobs {
-            let queued = &self.stats.queued;
-            queued.fetch_add(1, Ordering::Relaxed);
-            match self.tx.try_send(job) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    let queued = queued.fetch_sub(1, Ordering::Relaxed) - 1;
-                    return Err(ServeError::Busy { queued });
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    queued.fetch_sub(1, Ordering::Relaxed);
-                    return Err(ServeError::Engine("the engine thread has stopped".into()));
-                }
-            }
-        }
-        Ok(())
+    /// The batching policy and token budgets.
+    pub fn policy(&self) -> &BatchPolicy {
+        &self.policy
     }
+
+    /// Queues the jobs of one HTTP request together; refuses them all with [`ServeError::Busy`]
+    /// if they do not fit the queue, and at once with [`ServeError::TooManyTokens`] when prompts
+    /// given as token ids already exceed the request budget (text and chat prompts are counted
+    /// on the engine thread, once tokenized).
+    pub fn submit(&self, jobs: Vec<Job>) -> Result<()> {
+        let known: usize = jobs
+            .iter()
+            .map(|job| match &job.request.prompt {
+                Prompt::Tokens(ids) => ids.len(),
+                _ => 0,
+            })
+            .sum();
+        check_prompt_budget(known, &self.policy)?;
+        let n = jobs.len();
+        let queued = &self.stats.queued;
+        let before = queued.fetch_add(n, Ordering::Relaxed);
+        if before > 0 && before + n > self.policy.queue_capacity {
+            queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(ServeError::Busy { queued: before });
+        }
+        self.tx.send(jobs).map_err(|_| {
+            queued.fetch_sub(n, Ordering::Relaxed);
+            ServeError::Engine("the engine thread has stopped".into())
+        })
+    }
+}
+
+/// The per-request prompt budget.
+fn check_prompt_budget(tokens: usize, policy: &BatchPolicy) -> Result<()> {
+    if tokens > policy.max_prompt_tokens {
+        return Err(ServeError::TooManyTokens {
+            what: "the request's prompts",
+            got: tokens,
+            limit: "max-prompt-tokens",
+            max: policy.max_prompt_tokens,
+        });
+    }
+    Ok(())
 }
 
 struct Worker {
     engine: Arc<Engine>,
-    rx: Receiver<Job>,
+    rx: Receiver<Vec<Job>>,
     stats: Arc<QueueStats>,
     policy: BatchPolicy,
+    /// Jobs taken in and checked, waiting for a batch.
+    waiting: Vec<Waiting>,
+    /// Jobs taken in so far (their arrival order).
+    arrivals: u64,
+}
+
+/// A checked job waiting for a batch.
+struct Waiting {
+    ready: Ready,
+    candidate: Candidate,
 }
 
 /// A job whose prompt was tokenized and checked.
@@ -166,19 +221,33 @@ struct Ready {
 }
 
 impl Worker {
-    fn run(self) {
-        while let Ok(first) = self.rx.recv() {
-            let mut batch = vec![first];
-            let deadline = Instant::now() + self.policy.batch_wait;
-            while batch.len() < self.policy.max_batch {
-                let wait = deadline.saturating_duration_since(Instant::now());
-                match self.rx.recv_timeout(wait) {
-                    Ok(job) => batch.push(job),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+    fn run(mut self) {
+        loop {
+            if self.waiting.is_empty() {
+                let Ok(first) = self.rx.recv() else { break };
+                self.take_in(first);
+                let deadline = Instant::now() + self.policy.batch_wait;
+                while self.waiting.len() < self.policy.max_batch {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    match self.rx.recv_timeout(wait) {
+                        Ok(jobs) => self.take_in(jobs),
+                        Err(_) => break,
+                    }
+                }
+            } else {
+                while let Ok(jobs) = self.rx.try_recv() {
+                    self.take_in(jobs);
                 }
             }
+            // A client that hung up no longer needs its jobs.
+            let before = self.waiting.len();
+            self.waiting.retain(|w| !w.ready.job.events.is_closed());
+            self.dequeued(before - self.waiting.len());
+            let batch = self.next_batch();
+            if batch.is_empty() {
+                continue;
+            }
             let stats = &self.stats;
-            stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats.jobs.fetch_add(batch.len(), Ordering::Relaxed);
             stats
@@ -189,23 +258,92 @@ impl Worker {
         tracing::debug!("engine thread stopped");
     }
 
-    fn run_batch(&self, batch: Vec<Job>) {
-        let ready: Vec<Ready> = batch
-            .into_iter()
-            // A client that hung up no longer needs its job.
-            .filter(|job| !job.events.is_closed())
-            // Tokenized and checked one by one, so a bad request fails alone, not its whole batch.
-            .filter_map(|job| match self.engine.prepare(&job.request) {
-                Ok(prompt_ids) => Some(Ready { job, prompt_ids }),
+    fn dequeued(&self, n: usize) {
+        self.stats.queued.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Tokenizes and checks one request's jobs (one by one, so a bad request fails alone, not a
+    /// batch) and its token budgets; the jobs then wait for a batch, or all fail together.
+    fn take_in(&mut self, jobs: Vec<Job>) {
+        let n = jobs.len();
+        let mut ready = Vec::with_capacity(n);
+        for job in jobs {
+            if job.events.is_closed() {
+                return self.dequeued(n);
+            }
+            match self.engine.prepare(&job.request) {
+                Ok(prompt_ids) => ready.push(Ready { job, prompt_ids }),
                 Err(e) => {
                     send(&job, Event::Failed(e.into()));
-                    None
+                    return self.dequeued(n);
                 }
-            })
-            .collect();
-        if ready.is_empty() {
-            return;
+            }
         }
+        if let Err(e) = self.check_budgets(&ready) {
+            if let Some(first) = ready.first() {
+                send(&first.job, Event::Failed(e));
+            }
+            return self.dequeued(n);
+        }
+        for r in ready {
+            let slots = r.prompt_ids.len() + r.job.request.params.tokens_to_generate;
+            let candidate = Candidate {
+                slots,
+                arrival: self.arrivals,
+                skipped: 0,
+            };
+            self.arrivals += 1;
+            self.waiting.push(Waiting {
+                ready: r,
+                candidate,
+            });
+        }
+    }
+
+    fn check_budgets(&self, ready: &[Ready]) -> Result<()> {
+        let prompt_tokens = ready.iter().map(|r| r.prompt_ids.len()).sum();
+        check_prompt_budget(prompt_tokens, &self.policy)?;
+        let max = self.policy.max_batch_tokens;
+        match ready
+            .iter()
+            .map(|r| r.prompt_ids.len() + r.job.request.params.tokens_to_generate)
+            .find(|&slots| slots > max)
+        {
+            Some(got) => Err(ServeError::TooManyTokens {
+                what: "a prompt and its new tokens",
+                got,
+                limit: "max-batch-tokens",
+                max,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the next batch out of `waiting` ([`pick`]); the jobs left behind count one skip.
+    fn next_batch(&mut self) -> Vec<Ready> {
+        let candidates: Vec<Candidate> = self.waiting.iter().map(|w| w.candidate).collect();
+        let mut chosen = vec![false; candidates.len()];
+        for i in pick(
+            &candidates,
+            self.policy.max_batch,
+            self.policy.max_batch_tokens,
+        ) {
+            chosen[i] = true;
+        }
+        let mut batch = Vec::new();
+        for (mut w, chosen) in std::mem::take(&mut self.waiting).into_iter().zip(chosen) {
+            if chosen {
+                batch.push(w.ready);
+            } else {
+                w.candidate.skipped += 1;
+                self.waiting.push(w);
+            }
+        }
+        self.dequeued(batch.len());
+        batch
+    }
+
+    fn run_batch(&self, ready: Vec<Ready>) {
         let requests: Vec<GenerationRequest> = ready
             .iter()
             .map(|r| GenerationRequest {
@@ -219,8 +357,11 @@ impl Worker {
                 send(&r.job, Event::Delta(d.text));
             }
         };
+        // A client that hung up leaves the batch at the next step.
+        let gone = |i: usize| ready.get(i).is_some_and(|r| r.job.events.is_closed());
         let result = catch_unwind(AssertUnwindSafe(|| {
-            self.engine.generate_streaming(&requests, &mut on_delta)
+            self.engine
+                .generate_cancellable(&requests, &mut on_delta, &gone)
         }));
         let generations = match result {
             Ok(Ok(generations)) => generations,
@@ -228,13 +369,24 @@ impl Worker {
             Err(panic) => return fail_all(&ready, panicked("generation", panic)),
         };
         let new_tokens: usize = generations.iter().map(|g| g.token_ids.len()).sum();
+        let prompt_tokens: usize = ready.iter().map(|r| r.prompt_ids.len()).sum();
+        let cancelled = ready.iter().filter(|r| r.job.events.is_closed()).count();
+        self.stats
+            .new_tokens
+            .fetch_add(new_tokens, Ordering::Relaxed);
+        self.stats.cancelled.fetch_add(cancelled, Ordering::Relaxed);
         tracing::info!(
             batch = ready.len(),
+            prompt_tokens,
             new_tokens,
+            cancelled,
             secs = started.elapsed().as_secs_f32(),
             "batch done"
         );
         for (r, generation) in ready.into_iter().zip(generations) {
+            if r.job.events.is_closed() {
+                continue;
+            }
             let event = match self.finish(&r, generation) {
                 Ok(done) => Event::Done(Box::new(done)),
                 Err(e) => Event::Failed(e),

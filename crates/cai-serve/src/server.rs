@@ -1,5 +1,7 @@
-//! The HTTP server: shared state, the router, graceful shutdown, and [`RunningServer`] (a server
-//! on its own thread and runtime, for tests and for embedding in other tools).
+//! The HTTP server: shared state, the router (with the Host check of loopback servers), graceful
+//! shutdown, and [`RunningServer`] (a server on its own thread and runtime, for tests and for
+//! embedding in other tools). Connections are served by [`crate::conn`] under the configured
+//! timeouts and cap.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,13 +10,15 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::HOST;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use cai_model::Engine;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api;
@@ -67,21 +71,79 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // The path only: a query string may carry secrets and does not belong in logs.
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then lets open requests finish.
+/// [`router`] as served on `local`: on a loopback address, only requests whose Host names a
+/// loopback host with the server's port are answered (a web page that reached the server through
+/// DNS rebinding sends its own host name).
+pub fn app(state: AppState, local: SocketAddr) -> Router {
+    let app = router(state);
+    if local.ip().is_loopback() {
+        app.layer(from_fn_with_state(local.port(), check_host))
+    } else {
+        app
+    }
+}
+
+/// Middleware of [`app`] on loopback addresses.
+async fn check_host(
+    State(port): State<u16>,
+    req: Request,
+    next: Next,
+) -> std::result::Result<Response, ServeError> {
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            let value = req.headers().get(HOST)?;
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        })
+        .unwrap_or_default();
+    if !loopback_host(&host, port) {
+        let shown = if host.is_empty() { "(none)" } else { &host };
+        return Err(ServeError::ForbiddenHost(shown.chars().take(100).collect()));
+    }
+    Ok(next.run(req).await)
+}
+
+/// Whether `host` (a Host header) is `localhost`, `127.0.0.1` or `[::1]` with `port` (or with no
+/// port when `port` is 80).
+pub fn loopback_host(host: &str, port: u16) -> bool {
+    let (name, given) = match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => (&host[..colon], Some(&host[colon + 1..])),
+        _ => (host, None),
+    };
+    let name_ok = name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]";
+    let port_ok = match given {
+        Some(given) => given.parse::<u16>() == Ok(port),
+        None => port == 80,
+    };
+    name_ok && port_ok
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets open requests finish within
+/// the configured shutdown timeout. Refuses a non-loopback address without an API key
+/// ([`ServerConfig::check_bind`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let local = listener.local_addr()?;
+    state
+        .config
+        .check_bind(local)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()))?;
+    let limits = state.config.connections;
+    crate::conn::serve_connections(listener, app(state, local), limits, shutdown).await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
@@ -124,6 +186,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds `addr` (port 0 picks a free one) and serves `engine` with `config`.
     pub fn start(engine: Arc<Engine>, config: ServerConfig, addr: SocketAddr) -> Result<Self> {
+        config.check_bind(addr)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -183,5 +246,33 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn only_loopback_names_with_the_port() {
+        for ok in [
+            "localhost:5555",
+            "LocalHost:5555",
+            "127.0.0.1:5555",
+            "[::1]:5555",
+        ] {
+            assert!(loopback_host(ok, 5555), "{ok}");
+        }
+        for bad in [
+            "evil.example:5555",
+            "localhost:80",
+            "localhost",
+            "127.0.0.1.evil.example:5555",
+            "[::1]",
+            "",
+        ] {
+            assert!(!loopback_host(bad, 5555), "{bad}");
+        }
+        assert!(loopback_host("localhost", 80));
     }
 }

@@ -9,9 +9,13 @@ mod serve {
     pub mod binary;
     pub mod client;
     pub mod common;
+    pub mod exposure;
+    pub mod hygiene;
+    pub mod limits;
     pub mod load;
     pub mod nemo;
     pub mod openai;
     pub mod python;
+    pub mod raw;
     pub mod streaming;
 }

@@ -27,6 +27,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "batches": count(&stats.batches),
         "jobs": count(&stats.jobs),
         "largest_batch": count(&stats.largest_batch),
+        "new_tokens": count(&stats.new_tokens),
+        "cancelled": count(&stats.cancelled),
     }))
 }
 

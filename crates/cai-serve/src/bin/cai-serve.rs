@@ -1,7 +1,9 @@
 //! `cai-serve`: serves a model over NeMo's `/generate` and the OpenAI API.
 //!
 //! `cai-serve --model M --host H --port P`; the API key, if any, comes from `--api-key-file` or
-//! the `CAI_SERVE_API_KEY` environment variable, never from a command-line literal.
+//! the `CAI_SERVE_API_KEY` environment variable, never from a command-line literal. A
+//! non-loopback `--host` needs a key (or `--allow-public-without-key`). Token budgets, timeouts
+//! and the connection cap are flags; see `docs/stages/serve.md`, "Limits and timeouts".
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use anyhow::Context;
 use cai_cli::{ModelArgs, init_process};
 use cai_model::Engine;
 use cai_serve::auth::load_api_key;
+use cai_serve::config::{available_memory, batch_tokens_for_memory};
 use cai_serve::{AppState, ServerConfig, serve, shutdown_signal};
 use clap::Parser;
 
@@ -21,9 +24,12 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     model: ModelArgs,
-    /// Address to bind (use 0.0.0.0 to accept remote clients; set an API key then).
+    /// Address to bind (use 0.0.0.0 to accept remote clients; an API key is required then).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Serve a non-loopback --host without an API key (anyone who can reach it can use it).
+    #[arg(long)]
+    allow_public_without_key: bool,
     /// Port to listen on (0 picks a free one); NeMo's server defaults to 5555.
     #[arg(long, default_value_t = 5555)]
     port: u16,
@@ -51,6 +57,33 @@ struct Args {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     max_body_bytes: usize,
+    /// Most prompt tokens one request may bring, summed over its prompts and choices (413 beyond).
+    #[arg(long, default_value_t = cai_serve::config::DEFAULT_MAX_PROMPT_TOKENS)]
+    max_prompt_tokens: usize,
+    /// Most token slots one batch may hold: rows × (longest prompt + most new tokens). Default: a
+    /// quarter of available memory over the KV-cache bytes of one slot.
+    #[arg(long)]
+    max_batch_tokens: Option<usize>,
+    /// Seconds a request's headers may take from its first byte.
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds a request body may take.
+    #[arg(long, default_value_t = 30.0)]
+    body_timeout: f64,
+    /// Seconds a connection may wait for its next request before it is closed.
+    #[arg(long, default_value_t = 15.0)]
+    keep_alive_timeout: f64,
+    /// Most connections open at once (more wait to be accepted).
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// Seconds open requests get to finish after SIGINT/SIGTERM before their connections close.
+    #[arg(long, default_value_t = 30.0)]
+    shutdown_timeout: f64,
+}
+
+/// `secs` of a flag as a duration (a negative, NaN or huge value is an error).
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs).with_context(|| format!("--{flag} {secs}: not a duration"))
 }
 
 #[tokio::main]
@@ -58,6 +91,14 @@ async fn main() -> anyhow::Result<()> {
     init_process();
     let args = Args::parse();
     let api_key = load_api_key(args.api_key_file.as_deref())?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .with_context(|| format!("invalid address {}:{}", args.host, args.port))?;
+    let mut config = ServerConfig::new(String::new());
+    config.api_key = api_key;
+    config.allow_public_without_key = args.allow_public_without_key;
+    // Before loading the model, so that a refused bind fails at once.
+    config.check_bind(addr)?;
     let model = args.model.load().context("loading the model")?;
     let name = args.served_model_name.clone().unwrap_or_else(|| {
         model.origin.path().file_stem().map_or_else(
@@ -65,17 +106,25 @@ async fn main() -> anyhow::Result<()> {
             |s| s.to_string_lossy().into_owned(),
         )
     });
-    let mut config = ServerConfig::new(name);
-    config.api_key = api_key;
+    config.model_name = name;
     config.max_tokens_cap = args.max_tokens_cap;
     config.default_max_tokens = args.default_max_tokens.min(args.max_tokens_cap);
     config.max_body_bytes = args.max_body_bytes;
     config.batch.max_batch = args.max_batch.max(1);
     config.batch.batch_wait = Duration::from_millis(args.batch_wait_ms);
     config.batch.queue_capacity = args.queue_capacity.max(1);
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
-        .parse()
-        .with_context(|| format!("invalid address {}:{}", args.host, args.port))?;
+    config.batch.max_prompt_tokens = args.max_prompt_tokens;
+    config.batch.max_batch_tokens = match args.max_batch_tokens {
+        Some(tokens) => tokens.max(1),
+        // Unknown memory (not Linux): assume 4 GiB.
+        None => batch_tokens_for_memory(&model.config, available_memory().unwrap_or(4 << 30)),
+    };
+    let limits = &mut config.connections;
+    limits.header_timeout = seconds("header-timeout", args.header_timeout)?;
+    limits.body_timeout = seconds("body-timeout", args.body_timeout)?;
+    limits.keep_alive_timeout = seconds("keep-alive-timeout", args.keep_alive_timeout)?;
+    limits.shutdown_timeout = seconds("shutdown-timeout", args.shutdown_timeout)?;
+    limits.max_connections = args.max_connections.max(1);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -86,8 +135,10 @@ async fn main() -> anyhow::Result<()> {
         "no API key"
     };
     let model_name = config.model_name.clone();
+    let batch_tokens = config.batch.max_batch_tokens;
     let state = AppState::new(Arc::new(Engine::new(model)), config)?;
     println!("cai-serve listening on http://{bound} (model {model_name}, {auth})");
+    tracing::info!(max_batch_tokens = batch_tokens, "token budget per batch");
     serve(listener, state, shutdown_signal()).await?;
     println!("cai-serve stopped");
     Ok(())

@@ -3,9 +3,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::common::*;
+use super::raw::terminate;
 
 #[test]
 fn prints_its_address_serves_and_stops_on_sigterm() {
@@ -44,19 +45,7 @@ fn prints_its_address_serves_and_stops_on_sigterm() {
             .unwrap(),
     );
     assert_eq!(status, 200);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status}");
     reader.join().unwrap();
     let rest: Vec<String> = rx.try_iter().collect();

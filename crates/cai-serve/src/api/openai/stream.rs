@@ -76,7 +76,12 @@ impl Pump {
         }
         let mut remaining = total;
         while remaining > 0 {
-            let Some((index, event)) = events.recv().await else {
+            // A client that hung up drops `events`, which cancels its jobs in the engine.
+            let received = tokio::select! {
+                received = events.recv() => received,
+                () = self.tx.closed() => return,
+            };
+            let Some((index, event)) = received else {
                 let error = ServeError::Engine("the engine dropped a request".into());
                 return self.fail(error).await;
             };
