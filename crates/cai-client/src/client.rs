@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convert;
 use crate::error::{ClientError, Result};
+use crate::wire::openai::{Completion, CompletionRequest};
 
 /// Which API the endpoints speak; written `nemo` or `openai` (in configuration files and flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,20 +147,41 @@ impl RemoteGenerator {
 
     /// Runs every request (up to `concurrency` at once); one result per request, in order.
     pub fn generate_each(&self, requests: &[GenerationRequest]) -> Vec<Result<Generation>> {
+        self.each(requests, |request| self.generate_one(request))
+    }
+
+    /// Sends each OpenAI `/v1/completions` body as it is (up to `concurrency` at once, retried
+    /// like generations) and returns the raw answers in order: for callers that need fields a
+    /// [`Generation`] does not carry, such as `top_logprobs`.
+    pub fn completions_each(&self, bodies: &[CompletionRequest]) -> Vec<Result<Completion>> {
+        self.each(bodies, |body| {
+            self.retrying(|endpoint| {
+                let url = format!("{}/completions", openai_base(endpoint));
+                self.call(&url, self.http.post(&url), body)
+            })
+        })
+    }
+
+    /// `run` on every item, on up to `concurrency` threads; one result per item, in order.
+    fn each<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        run: impl Fn(&T) -> Result<R> + Sync,
+    ) -> Vec<Result<R>> {
         let next = AtomicUsize::new(0);
-        let workers = self.config.concurrency.clamp(1, requests.len().max(1));
-        let mut results: Vec<Option<Result<Generation>>> = vec![None; requests.len()];
-        let done: Vec<Vec<(usize, Result<Generation>)>> = std::thread::scope(|scope| {
+        let workers = self.config.concurrency.clamp(1, items.len().max(1));
+        let mut results: Vec<Option<Result<R>>> = (0..items.len()).map(|_| None).collect();
+        let done: Vec<Vec<(usize, Result<R>)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
                         let mut out = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(request) = requests.get(i) else {
+                            let Some(item) = items.get(i) else {
                                 break;
                             };
-                            out.push((i, self.generate_one(request)));
+                            out.push((i, run(item)));
                         }
                         out
                     })
@@ -203,6 +225,12 @@ impl RemoteGenerator {
 
     /// One request, retried on transient failures.
     pub fn generate_one(&self, request: &GenerationRequest) -> Result<Generation> {
+        self.retrying(|endpoint| self.attempt(endpoint, request))
+    }
+
+    /// `attempt` against the next endpoint, retried with back-off on transient failures, each
+    /// retry on the following endpoint.
+    fn retrying<R>(&self, attempt_on: impl Fn(&str) -> Result<R>) -> Result<R> {
         let attempts = self.config.max_retries + 1;
         // Round-robin across requests; a retry moves on to the next endpoint.
         let first = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
@@ -210,7 +238,7 @@ impl RemoteGenerator {
         loop {
             let endpoint = self.endpoint(first.wrapping_add(attempt as usize));
             attempt += 1;
-            let error = match self.attempt(&endpoint, request) {
+            let error = match attempt_on(&endpoint) {
                 Ok(g) => return Ok(g),
                 Err(e) if e.is_retryable() && attempt < attempts => e,
                 Err(e) if e.is_retryable() => {
@@ -253,12 +281,7 @@ impl RemoteGenerator {
             }
             RemoteApi::OpenAi => {
                 let (path, body) = convert::openai_request(request, &self.config.model);
-                let base = if endpoint.ends_with("/v1") {
-                    endpoint.to_string()
-                } else {
-                    format!("{endpoint}/v1")
-                };
-                let url = format!("{base}/{path}");
+                let url = format!("{}/{path}", openai_base(endpoint));
                 let resp = self.call(&url, self.http.post(&url), &body)?;
                 convert::from_openai(resp)
             }
@@ -291,6 +314,15 @@ impl RemoteGenerator {
             });
         }
         serde_json::from_str(&text).map_err(|e| transport(format!("unreadable answer: {e}")))
+    }
+}
+
+/// The OpenAI base of `endpoint`: as given when it ends in `/v1`, else with `/v1` added.
+fn openai_base(endpoint: &str) -> String {
+    if endpoint.ends_with("/v1") {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}/v1")
     }
 }
 

@@ -9,6 +9,9 @@ pub enum EvalError {
     /// Loading or running a model failed.
     #[error(transparent)]
     Model(#[from] cai_model::ModelError),
+    /// The judge failed.
+    #[error(transparent)]
+    Judge(#[from] cai_judge::JudgeError),
     /// Reading or writing a data file failed.
     #[error(transparent)]
     Data(#[from] cai_data::Error),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use cai_data::JudgePrinciple;
 use cai_judge::judge::draw_principles;
-use cai_judge::{Comparison, OptionScorer, judge_both_orders};
+use cai_judge::{BothOrders, Comparison, OptionScorer, Style, judge_both_orders};
 
 use crate::error::Result;
 
@@ -30,6 +30,9 @@ pub struct WinRate {
     pub position_disagreements: usize,
     /// Prompts compared.
     pub n: usize,
+    /// Prompts the judge gave no label for (not in `n`).
+    #[serde(default)]
+    pub failed: usize,
 }
 
 /// One set's answers of two models.
@@ -61,7 +64,8 @@ pub fn win_rate(
             principle: draw_principles(principles, 1, &["eval", id])[0],
         })
         .collect();
-    let judged = judge_both_orders(judge, &comparisons)?;
+    let all = judge_both_orders(judge, &comparisons, &Style::default())?;
+    let judged: Vec<BothOrders> = all.iter().filter_map(|j| j.ok()).collect();
     let n = judged.len();
     let wins: f64 = judged
         .iter()
@@ -78,6 +82,7 @@ pub fn win_rate(
         mean_p: judged.iter().map(|o| o.p_first()).sum::<f64>() / n.max(1) as f64,
         position_disagreements: judged.iter().filter(|o| o.positions_disagree()).count(),
         n,
+        failed: all.len() - n,
     })
 }
 
@@ -89,17 +94,17 @@ mod tests {
     struct Fake;
 
     impl OptionScorer for Fake {
-        fn prob_a(&self, prompts: &[String]) -> cai_model::Result<Vec<f64>> {
+        fn prob_a(&self, prompts: &[String]) -> cai_judge::Result<Vec<cai_judge::Verdict>> {
             Ok(prompts
                 .iter()
                 .map(|p| {
                     let a = p.lines().find(|l| l.starts_with("(A) ")).unwrap_or("");
                     let b = p.lines().find(|l| l.starts_with("(B) ")).unwrap_or("");
-                    match (a.contains("sorry"), b.contains("sorry")) {
+                    Ok(match (a.contains("sorry"), b.contains("sorry")) {
                         (true, false) => 0.9,
                         (false, true) => 0.1,
                         _ => 0.7,
-                    }
+                    })
                 })
                 .collect())
         }

@@ -1,19 +1,16 @@
-//! The CAI paper's multiple-choice feedback: the prompt (reference §11.4, rl-anchors §3) and a
-//! local judge scoring the option tokens by teacher forcing, both orders in one batch.
-
-use std::sync::Arc;
+//! The CAI paper's multiple-choice feedback (reference §11.4, rl-anchors §3): the prompt, the
+//! [`OptionScorer`] a judge implements (a local model, an endpoint, a fake in tests), and every
+//! comparison judged in both orders in one call.
 
 use cai_data::JudgePrinciple;
-use cai_model::{LoadedModel, Message};
+use serde::{Deserialize, Serialize};
 
-use crate::label::{BothOrders, normalised_first};
-use cai_model::Result;
+use crate::error::{JudgeError, Result};
+use crate::label::{BothOrders, seed_of};
+use crate::style::{ANSWER_CUE, REASONING_CUE, Style, question};
 
 /// The option continuations scored after the prompt.
 pub const OPTIONS: [&str; 2] = [" (A)", " (B)"];
-
-/// Pairs per scoring forward (each pair is four sequences: two orders × two options).
-const PAIRS_PER_BATCH: usize = 2;
 
 /// One comparison to judge: a request and two answers, under a principle.
 #[derive(Debug, Clone, Copy)]
@@ -28,113 +25,123 @@ pub struct Comparison<'a> {
     pub principle: &'a JudgePrinciple,
 }
 
-/// The paper's multiple-choice prompt with `a` as option (A) and `b` as option (B).
+/// The paper's multiple-choice prompt with `a` as option (A) and `b` as option (B), ending in
+/// the answer cue.
 pub fn paper_prompt(prompt: &str, principle: &JudgePrinciple, a: &str, b: &str) -> String {
-    format!(
-        "Consider the following conversation between a human and an assistant:\n\n\
-         Human: {}\n\n{}\nOptions:\n(A) {}\n(B) {}\n\nThe answer is:",
-        prompt.trim(),
-        principle.text.trim(),
-        a.trim(),
-        b.trim()
-    )
+    format!("{}{ANSWER_CUE}", question(prompt, principle, a, b))
 }
 
-/// Something that gives P(option A) for judge prompts: a local model, or a fake in tests.
+/// Why one judgement gave no label; counted by reason, and the pair is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// Neither option was among the endpoint's most likely next tokens.
+    NoOptionProbability,
+    /// The endpoint failed on this request after its retries.
+    EndpointFailure,
+    /// The judge's answer could not be parsed (NeMo mode).
+    UnparseableAnswer,
+    /// The judge named the same answer as chosen and rejected (NeMo mode).
+    SameChoice,
+}
+
+impl Failure {
+    /// The name used in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoOptionProbability => "no_option_probability",
+            Self::EndpointFailure => "endpoint_failure",
+            Self::UnparseableAnswer => "unparseable_answer",
+            Self::SameChoice => "same_choice",
+        }
+    }
+}
+
+/// P(option A) of one judgement, or why there is none.
+pub type Verdict = std::result::Result<f64, Failure>;
+
+/// Something that gives P(option A) for judge prompts: a local model, an endpoint, or a fake.
 pub trait OptionScorer {
-    /// P(A), normalised over (A) and (B), for each prompt.
-    fn prob_a(&self, prompts: &[String]) -> Result<Vec<f64>>;
+    /// P(A), normalised over (A) and (B), for each prompt (each ends in an answer cue).
+    fn prob_a(&self, prompts: &[String]) -> Result<Vec<Verdict>>;
+    /// Greedy continuations of `prompts`, up to `max_tokens` tokens each, cut at
+    /// [`crate::style::REASONING_STOPS`]: the chain of thought. Judges that cannot generate
+    /// refuse.
+    fn reason(&self, prompts: &[String], max_tokens: usize) -> Result<Vec<String>> {
+        let _ = (prompts, max_tokens);
+        Err(JudgeError::Setup {
+            judge: self.name(),
+            reason: "this judge cannot generate a chain of thought".into(),
+        })
+    }
     /// The judge's name, for records.
     fn name(&self) -> String;
 }
 
-/// Judges every comparison in both orders, batched.
+/// Cuts `text` at the first reasoning stop string.
+pub fn cut_reasoning(text: &str) -> &str {
+    let end = crate::style::REASONING_STOPS
+        .iter()
+        .filter_map(|s| text.find(s))
+        .min()
+        .unwrap_or(text.len());
+    text[..end].trim()
+}
+
+/// Judges every comparison in both orders (one call to the scorer, and one more for the
+/// chain of thought); each result is the pair's [`BothOrders`] or the first order's failure.
 pub fn judge_both_orders(
     scorer: &dyn OptionScorer,
     comparisons: &[Comparison<'_>],
-) -> Result<Vec<BothOrders>> {
-    let prompts: Vec<String> = comparisons
+    style: &Style,
+) -> Result<Vec<std::result::Result<BothOrders, Failure>>> {
+    let questions: Vec<String> = comparisons
         .iter()
         .flat_map(|c| {
+            let prefix = style.prefix(c.principle);
             [
-                paper_prompt(c.prompt, c.principle, c.first, c.second),
-                paper_prompt(c.prompt, c.principle, c.second, c.first),
+                format!(
+                    "{prefix}{}",
+                    question(c.prompt, c.principle, c.first, c.second)
+                ),
+                format!(
+                    "{prefix}{}",
+                    question(c.prompt, c.principle, c.second, c.first)
+                ),
             ]
         })
         .collect();
-    let probs = scorer.prob_a(&prompts)?;
-    Ok(probs
+    let prompts: Vec<String> = match style.chain_of_thought {
+        None => questions
+            .iter()
+            .map(|q| format!("{q}{ANSWER_CUE}"))
+            .collect(),
+        Some(cot) => {
+            let cued: Vec<String> = questions
+                .iter()
+                .map(|q| format!("{q}{REASONING_CUE}"))
+                .collect();
+            let reasoning = scorer.reason(&cued, cot.max_tokens)?;
+            cued.iter()
+                .zip(reasoning)
+                .map(|(q, r)| format!("{q} {}\n\nSo the answer is:", cut_reasoning(&r)))
+                .collect()
+        }
+    };
+    let clamp = |p: f64| match style.chain_of_thought {
+        Some(cot) => p.clamp(cot.clamp, 1.0 - cot.clamp),
+        None => p,
+    };
+    let verdicts = scorer.prob_a(&prompts)?;
+    Ok(verdicts
         .chunks(2)
-        .map(|p| BothOrders {
-            p_ab: p[0],
-            p_ba: p[1],
+        .map(|v| {
+            Ok(BothOrders {
+                p_ab: clamp(v[0]?),
+                p_ba: clamp(v[1]?),
+            })
         })
         .collect())
-}
-
-/// A local model scoring the option tokens by teacher forcing.
-pub struct LocalJudge {
-    model: Arc<LoadedModel>,
-    name: String,
-    chat_template: bool,
-}
-
-impl LocalJudge {
-    /// A judge on `model` (named `name` in records); with `chat_template` the prompt is the user
-    /// turn of the model's chat template and the options follow its generation prompt.
-    pub fn new(model: Arc<LoadedModel>, name: impl Into<String>, chat_template: bool) -> Self {
-        Self {
-            model,
-            name: name.into(),
-            chat_template,
-        }
-    }
-
-    fn context_ids(&self, prompt: &str) -> Result<Vec<u32>> {
-        Ok(if self.chat_template {
-            self.model.encode_chat(&[Message::user(prompt)], true)?
-        } else {
-            self.model.tokenizer.encode(prompt)?
-        })
-    }
-}
-
-impl OptionScorer for LocalJudge {
-    fn prob_a(&self, prompts: &[String]) -> Result<Vec<f64>> {
-        let options: Vec<Vec<u32>> = OPTIONS
-            .iter()
-            .map(|o| {
-                let text = if self.chat_template {
-                    o.trim_start()
-                } else {
-                    o
-                };
-                self.model.tokenizer.encode_raw(text)
-            })
-            .collect::<Result<_>>()?;
-        let mut out = Vec::with_capacity(prompts.len());
-        for chunk in prompts.chunks(2 * PAIRS_PER_BATCH) {
-            let mut batch = Vec::with_capacity(chunk.len() * 2);
-            for prompt in chunk {
-                let context = self.context_ids(prompt)?;
-                for option in &options {
-                    batch.push((context.clone(), option.clone()));
-                }
-            }
-            let scored = self.model.score_continuations(&batch)?;
-            let total = |lp: &Vec<f32>| lp.iter().map(|&v| f64::from(v)).sum::<f64>();
-            out.extend(
-                scored
-                    .chunks(2)
-                    .map(|ab| normalised_first(total(&ab[0]), total(&ab[1]))),
-            );
-        }
-        Ok(out)
-    }
-
-    fn name(&self) -> String {
-        self.name.clone()
-    }
 }
 
 /// The principles of a comparison: `m` distinct ones (all when `m` is at least their number;
@@ -149,7 +156,7 @@ pub fn draw_principles<'a>(
         .map(|p| {
             let mut key = parts.to_vec();
             key.push(&p.id);
-            (crate::label::seed_of(&key), p)
+            (seed_of(&key), p)
         })
         .collect();
     ranked.sort_by_key(|&(seed, _)| seed);

@@ -2,6 +2,7 @@
 //! and the expected calibration error of the soft labels.
 
 use cai_data::Constitution;
+use cai_judge::Style;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -23,6 +24,9 @@ pub struct CalibrationReport {
     pub position_bias: f64,
     /// Expected calibration error of the labels' confidence max(p, 1 − p) against being right.
     pub ece: f64,
+    /// Pairs the judge gave no label for (an endpoint failure, no option among its top
+    /// log-probs); not in `n`.
+    pub failed: usize,
 }
 
 /// The metrics of judgements where the first answer is always the good one.
@@ -34,6 +38,7 @@ pub fn metrics(orders: &[BothOrders]) -> CalibrationReport {
             accuracy: 0.0,
             position_bias: 0.0,
             ece: 0.0,
+            failed: 0,
         };
     }
     let correct = |o: &BothOrders| match o.p_first() {
@@ -63,16 +68,19 @@ pub fn metrics(orders: &[BothOrders]) -> CalibrationReport {
         accuracy,
         position_bias,
         ece,
+        failed: 0,
     }
 }
 
 /// Scores every pair in both orders (good first, then good second) under `ensemble` principles
-/// drawn per pair from `constitution` (averaged), and reports the metrics.
+/// drawn per pair from `constitution` (averaged), put to the judge in `style`, and reports the
+/// metrics.
 pub fn calibrate(
     scorer: &dyn OptionScorer,
     constitution: &Constitution,
     pairs: &[CalibrationPair],
     ensemble: usize,
+    style: &Style,
 ) -> Result<CalibrationReport> {
     crate::run::check_judge_principles(constitution, "the constitution")?;
     let principles = &constitution.judge_principles;
@@ -90,10 +98,18 @@ pub fn calibrate(
                 })
         })
         .collect();
-    let orders = judge_both_orders(scorer, &comparisons)?;
-    Ok(metrics(
-        &orders.chunks(m).map(BothOrders::mean).collect::<Vec<_>>(),
-    ))
+    let judged = judge_both_orders(scorer, &comparisons, style)?;
+    let per_pair: Vec<std::result::Result<Vec<BothOrders>, _>> = judged
+        .chunks(m)
+        .map(|c| c.iter().copied().collect())
+        .collect();
+    let labelled: Vec<BothOrders> = per_pair
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|all| BothOrders::mean(all)))
+        .collect();
+    let mut report = metrics(&labelled);
+    report.failed = per_pair.len() - labelled.len();
+    Ok(report)
 }
 
 #[cfg(test)]

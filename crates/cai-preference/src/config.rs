@@ -16,9 +16,10 @@ use crate::error::{PreferenceError, Result};
 pub enum Mode {
     /// The CAI paper's multiple-choice prompt, scored by option-token probabilities.
     Paper,
-    /// Chain of thought, then the answer (not implemented yet).
+    /// The judge reasons step by step, then answers; each order's P(A) clamped to [0.4, 0.6].
     Cot,
-    /// NeMo's JSON-answer judge over an endpoint (not implemented yet).
+    /// NeMo's judge over a chat endpoint: the constitution as system prompt, all candidates
+    /// numbered, a JSON answer `{"chosen": i, "rejected": j}` (a hard label).
     Nemo,
 }
 
@@ -40,8 +41,24 @@ pub struct Config {
     pub policy: String,
     /// The judge model; `None`: the policy.
     pub judge: Option<String>,
-    /// A judge endpoint (not implemented yet: rejected).
+    /// A judge endpoint (OpenAI-compatible): `/v1/completions` with log-probs for `paper` and
+    /// `cot`, `/v1/chat/completions` for `nemo` (required there).
     pub judge_endpoint: Option<String>,
+    /// The `model` of judge requests.
+    pub judge_remote_model: String,
+    /// Environment variable holding the judge endpoint's API key.
+    pub judge_api_key_env: String,
+    /// A file holding the judge endpoint's API key (first line); never a flag.
+    pub judge_api_key_file: Option<PathBuf>,
+    /// Labelled demonstrations shown before each question (`paper`, `cot`), from
+    /// `demonstrations_file` or the built-in ones (0: none).
+    pub few_shot: usize,
+    /// `{"prompt", "good", "bad"}` demonstrations; `None`: the built-in ones.
+    pub demonstrations_file: Option<PathBuf>,
+    /// Longest chain of thought (`cot`), in tokens.
+    pub cot_tokens: usize,
+    /// Longest answer of the NeMo judge, in tokens (NeMo: 1024).
+    pub nemo_max_tokens: usize,
     /// Labelling mode.
     pub mode: Mode,
     /// Device of the local models.
@@ -105,6 +122,13 @@ impl Default for Config {
             policy: "default".into(),
             judge: None,
             judge_endpoint: None,
+            judge_remote_model: "default".into(),
+            judge_api_key_env: "CAI_JUDGE_API_KEY".into(),
+            judge_api_key_file: None,
+            few_shot: 0,
+            demonstrations_file: None,
+            cot_tokens: 96,
+            nemo_max_tokens: 1024,
             mode: Mode::Paper,
             device: if cfg!(feature = "cuda") {
                 "cuda"
@@ -150,17 +174,29 @@ impl Config {
         Ok(config)
     }
 
-    /// Rejects settings that cannot work, and those not implemented yet.
+    /// Rejects settings that cannot work.
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, why: &str| Err(PreferenceError::Input(format!("{field}: {why}")));
-        if self.mode != Mode::Paper {
-            return bad("mode", "not implemented yet: only `paper` labels so far");
-        }
-        if self.judge_endpoint.is_some() {
+        if self.judge_endpoint.is_some() && self.judge.is_some() {
             return bad(
-                "judge_endpoint",
-                "not implemented yet: give a local --judge",
+                "judge/judge_endpoint",
+                "give one judge: a model or an endpoint",
             );
+        }
+        if self.mode == Mode::Nemo && self.judge_endpoint.is_none() {
+            return bad(
+                "mode",
+                "`nemo` needs --judge-endpoint (an OpenAI-compatible chat endpoint)",
+            );
+        }
+        if self.mode == Mode::Nemo && self.few_shot > 0 {
+            return bad("few_shot", "`nemo` shows no demonstrations");
+        }
+        if let Some(endpoint) = &self.judge_endpoint
+            && !endpoint.starts_with("http://")
+            && !endpoint.starts_with("https://")
+        {
+            return bad("judge_endpoint", "expected an http:// or https:// URL");
         }
         if self.candidates < 2 {
             return bad("candidates", "need at least 2 candidates to compare");
@@ -169,9 +205,11 @@ impl Config {
             || self.ensemble == 0
             || self.concurrency == 0
             || self.tokens_to_generate == 0
+            || self.cot_tokens == 0
+            || self.nemo_max_tokens == 0
         {
             return bad(
-                "batch_size/ensemble/concurrency/tokens_to_generate",
+                "batch_size/ensemble/concurrency/tokens_to_generate/cot_tokens/nemo_max_tokens",
                 "must be at least 1",
             );
         }
@@ -186,9 +224,31 @@ impl Config {
         Ok(())
     }
 
-    /// The judge model: `judge`, else the policy.
+    /// The judge model: `judge`, else the policy (or the endpoint's model).
     pub fn judge_model(&self) -> &str {
-        self.judge.as_deref().unwrap_or(&self.policy)
+        match &self.judge_endpoint {
+            Some(_) => &self.judge_remote_model,
+            None => self.judge.as_deref().unwrap_or(&self.policy),
+        }
+    }
+
+    /// The judge endpoint's API key: the first line of `judge_api_key_file`, else the
+    /// environment variable `judge_api_key_env`; `None` when neither holds one.
+    pub fn judge_api_key(&self) -> Result<Option<String>> {
+        if let Some(path) = &self.judge_api_key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| PreferenceError::io(path, e))?;
+            let key = text.lines().next().unwrap_or("").trim().to_string();
+            if key.is_empty() {
+                return Err(PreferenceError::Input(format!(
+                    "{}: judge_api_key_file: the first line is empty",
+                    path.display()
+                )));
+            }
+            return Ok(Some(key));
+        }
+        Ok(std::env::var(&self.judge_api_key_env)
+            .ok()
+            .filter(|k| !k.trim().is_empty()))
     }
 
     /// The temperatures of the candidates, one per candidate.
@@ -204,15 +264,48 @@ impl Config {
     }
 
     /// What makes two runs' results interchangeable: everything that changes a prompt's result.
+    /// Settings added after the first release enter only when they differ from their defaults,
+    /// so that work logs written before them still resume.
     pub fn result_settings(&self) -> Value {
-        serde_json::json!({
+        let mut settings = serde_json::json!({
             "policy": self.policy, "judge": self.judge_model(), "mode": self.mode,
             "chat_template": self.chat_template, "candidates": self.candidates,
             "temperatures": self.temperatures(), "top_k": self.top_k, "top_p": self.top_p,
             "tokens_to_generate": self.tokens_to_generate, "judge_chat_template": self.judge_chat_template, "ensemble": self.ensemble,
             "constitution": self.constitution, "seed": self.seed,
-        })
+        });
+        let added = [
+            ("judge_endpoint", serde_json::json!(self.judge_endpoint)),
+            ("few_shot", serde_json::json!(self.few_shot)),
+            (
+                "demonstrations_file",
+                serde_json::json!(self.demonstrations_file),
+            ),
+            ("cot_tokens", serde_json::json!(self.cot_tokens)),
+            ("nemo_max_tokens", serde_json::json!(self.nemo_max_tokens)),
+        ];
+        let defaults = Self::default();
+        let default_of = |key: &str| defaults_value(&defaults, key);
+        for (key, value) in added {
+            let relevant = match key {
+                "cot_tokens" => self.mode == Mode::Cot,
+                "nemo_max_tokens" => self.mode == Mode::Nemo,
+                _ => true,
+            };
+            if relevant && value != default_of(key) {
+                settings[key] = value;
+            }
+        }
+        settings
     }
+}
+
+/// The default of `key` as JSON.
+fn defaults_value(defaults: &Config, key: &str) -> Value {
+    serde_json::to_value(defaults)
+        .ok()
+        .and_then(|v| v.get(key).cloned())
+        .unwrap_or(Value::Null)
 }
 
 impl From<&Config> for BackendSettings {

@@ -9,6 +9,9 @@ pub enum PreferenceError {
     /// The model failed to load, tokenize or score.
     #[error(transparent)]
     Model(#[from] cai_model::ModelError),
+    /// The judge failed (its model, or its endpoint: the message names it).
+    #[error(transparent)]
+    Judge(#[from] cai_judge::JudgeError),
     /// Reading or writing data failed.
     #[error(transparent)]
     Data(#[from] cai_data::Error),

@@ -9,3 +9,8 @@ pub const AI_PREFERENCES: &str = "ai_preferences.jsonl";
 pub fn split_records(split: &str) -> String {
     format!("{split}.jsonl")
 }
+
+/// The blended pairs of `split` in TRL's conversational preference layout.
+pub fn split_trl(split: &str) -> String {
+    format!("{split}.trl.jsonl")
+}

@@ -13,8 +13,12 @@
 //! NeMo's reward-model files and a `summary.json` ([`summary`]). [`calibrate`] measures the judge
 //! on labelled pairs.
 //!
-//! Only the `paper` mode is implemented; `cot`, `nemo` and a judge endpoint are rejected as not
-//! implemented yet.
+//! Modes: `paper` (the default, above), `cot` (the judge reasons step by step first; each order's
+//! probability clamped to [0.4, 0.6]) and `nemo` (NeMo's judge: the constitution as system
+//! prompt, all candidates numbered, a JSON answer from a chat endpoint, a hard label). The judge
+//! is a local model or an OpenAI-compatible endpoint (`--judge-endpoint`); few-shot labelling
+//! demonstrations are optional. Judgements without a label (an endpoint failure, an unparseable
+//! answer) are dropped and counted by reason. The blend is also written in TRL's layout ([`trl`]).
 
 pub mod calibrate;
 pub mod candidates;
@@ -26,14 +30,15 @@ pub mod nemo_files;
 pub mod records;
 pub mod run;
 pub mod summary;
+pub mod trl;
 pub mod worklog;
 
+pub use cai_judge::{LocalJudge, OptionScorer};
 /// The judge and its labels live in `cai-judge`, shared with the evaluation.
 pub use cai_judge::{judge, label};
 pub use calibrate::{CalibrationReport, calibrate};
 pub use config::{Config, Mode, Sampling};
 pub use error::{PreferenceError, Result};
-pub use judge::{LocalJudge, OptionScorer};
 pub use label::BothOrders;
-pub use run::{Inputs, load_and_run, read_inputs, run};
+pub use run::{Inputs, Judge, load_and_run, read_inputs, run};
 pub use summary::Summary;

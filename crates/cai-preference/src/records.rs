@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::json;
 
+use crate::config::Mode;
 use crate::error::{PreferenceError, Result};
 use crate::worklog::{JudgedPair, PromptResult};
 
@@ -15,7 +16,12 @@ pub const AI_SOURCE: &str = "rl-cai";
 
 /// The record of one judged pair, oriented so that `chosen` is the answer the judge preferred;
 /// `None` for a tie.
-pub fn record(result: &PromptResult, pair: &JudgedPair, judge: &str) -> Option<PreferenceRecord> {
+pub fn record(
+    result: &PromptResult,
+    pair: &JudgedPair,
+    judge: &str,
+    mode: Mode,
+) -> Option<PreferenceRecord> {
     if pair.orders.is_tie() {
         return None;
     }
@@ -27,8 +33,8 @@ pub fn record(result: &PromptResult, pair: &JudgedPair, judge: &str) -> Option<P
         (pair.second, pair.first)
     };
     let p = p_first.max(1.0 - p_first);
-    let explanation = json!({
-        "mode": "paper",
+    let mut explanation = json!({
+        "mode": mode,
         "principles": pair.principles,
         "per_principle": pair.per_principle,
         "p_ab": pair.orders.p_ab,
@@ -36,6 +42,9 @@ pub fn record(result: &PromptResult, pair: &JudgedPair, judge: &str) -> Option<P
         "chosen_was": if first_chosen { "first" } else { "second" },
         "candidates": [pair.first, pair.second],
     });
+    if let Some(text) = &pair.explanation {
+        explanation["judge_explanation"] = json!(text);
+    }
     Some(PreferenceRecord {
         id: format!("{}-{}-{}", result.prompt.id, pair.first, pair.second),
         history: Vec::new(),

@@ -15,11 +15,17 @@ use crate::candidates::{keep_distinct, pairs, requests};
 use crate::config::Config;
 use crate::error::{PreferenceError, Result};
 use crate::files::{AI_PREFERENCES, WORK_LOG, split_records};
-use crate::judge::{Comparison, LocalJudge, OptionScorer, draw_principles, judge_both_orders};
-use crate::label::{BothOrders, hash_hex};
+use cai_judge::{Demonstration, Failure, NemoJudge, RemoteJudge, Style};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::config::Mode;
+use crate::judge::{Comparison, OptionScorer, draw_principles, judge_both_orders};
+use crate::label::{BothOrders, hash_hex, seed_of};
 use crate::records::{draw_helpful, record, split, split_names};
 use crate::summary::{Counts, Summary};
 use crate::worklog::{JudgedPair, PromptResult, WorkLog};
+use cai_judge::LocalJudge;
 
 /// The checked inputs of a run.
 #[derive(Debug, Clone)]
@@ -32,6 +38,27 @@ pub struct Inputs {
     pub helpful: Vec<PreferenceRecord>,
     /// The constitution (with judging principles).
     pub constitution: Constitution,
+    /// The labelling demonstrations shown to the judge (`few_shot` of them).
+    pub demonstrations: Vec<Demonstration>,
+}
+
+/// The judge of a run.
+#[derive(Clone, Copy)]
+pub enum Judge<'a> {
+    /// A judge giving option probabilities (`paper` and `cot`), local or behind an endpoint.
+    Options(&'a dyn OptionScorer),
+    /// NeMo's judge over a chat endpoint.
+    Nemo(&'a NemoJudge),
+}
+
+impl Judge<'_> {
+    /// The judge's name, for records.
+    pub fn name(&self) -> String {
+        match self {
+            Judge::Options(scorer) => scorer.name(),
+            Judge::Nemo(judge) => judge.name().to_string(),
+        }
+    }
 }
 
 /// Errors unless `constitution` has judging principles; `origin` names it.
@@ -81,20 +108,101 @@ pub fn read_inputs(config: &Config) -> Result<Inputs> {
         Some(path) => crate::input::read_helpful_pairs(path)?,
         None => cai_data::corpus::helpful_pairs(),
     };
+    let demonstrations = read_demonstrations(config)?;
+    config.judge_api_key()?;
     Ok(Inputs {
         prompts,
         prompts_origin,
         helpful,
         constitution,
+        demonstrations,
     })
 }
 
-/// Loads the policy backend and the judge, then runs; `progress` as in [`run`].
+/// The first `few_shot` demonstrations of `demonstrations_file` (or the built-in ones).
+pub fn read_demonstrations(config: &Config) -> Result<Vec<Demonstration>> {
+    let (all, origin) = match &config.demonstrations_file {
+        Some(path) => (
+            crate::input::read_calibration_pairs(path)?
+                .into_iter()
+                .map(|p| Demonstration {
+                    prompt: p.prompt,
+                    good: p.good,
+                    bad: p.bad,
+                })
+                .collect(),
+            path.display().to_string(),
+        ),
+        None => (
+            cai_judge::builtin_demonstrations(),
+            "the built-in demonstrations".into(),
+        ),
+    };
+    if config.few_shot > all.len() {
+        return Err(PreferenceError::Input(format!(
+            "few_shot: {} demonstrations asked for, {origin} has {}",
+            config.few_shot,
+            all.len()
+        )));
+    }
+    Ok(all.into_iter().take(config.few_shot).collect())
+}
+
+/// How `config` puts comparisons to the judge.
+pub fn style(config: &Config, demonstrations: &[Demonstration]) -> Style {
+    Style {
+        demonstrations: demonstrations.to_vec(),
+        chain_of_thought: (config.mode == Mode::Cot).then(|| cai_judge::ChainOfThought {
+            max_tokens: config.cot_tokens,
+            ..Default::default()
+        }),
+    }
+}
+
+/// The client settings of the judge endpoint `url`.
+pub fn judge_remote_config(config: &Config, url: &str) -> Result<cai_client::RemoteConfig> {
+    Ok(cai_client::RemoteConfig {
+        model: config.judge_remote_model.clone(),
+        api_key: config.judge_api_key()?,
+        timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+        concurrency: config.concurrency,
+        ..cai_client::RemoteConfig::new(cai_client::RemoteApi::OpenAi, vec![url.to_string()])
+    })
+}
+
+/// Builds the judge (an endpoint is probed first, before any model loads), loads the policy
+/// backend, then runs; `progress` as in [`run`].
 pub fn load_and_run(
     config: &Config,
     inputs: Inputs,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Summary> {
+    if let Some(url) = &config.judge_endpoint {
+        let remote = judge_remote_config(config, url)?;
+        if config.mode == Mode::Nemo {
+            let principles = &inputs.constitution.judge_principles;
+            let judge = NemoJudge::new(remote, principles, config.nemo_max_tokens)?;
+            judge.probe()?;
+            let backend = Backend::load(&config.into())?;
+            return run(
+                config,
+                inputs,
+                &backend.generators(),
+                Judge::Nemo(&judge),
+                progress,
+            );
+        }
+        let judge = RemoteJudge::new(remote)?;
+        judge.probe()?;
+        let backend = Backend::load(&config.into())?;
+        return run(
+            config,
+            inputs,
+            &backend.generators(),
+            Judge::Options(&judge),
+            progress,
+        );
+    }
     let backend = Backend::load(&config.into())?;
     let judge_name = config.judge_model().to_string();
     let judge_model = match backend.model() {
@@ -108,7 +216,13 @@ pub fn load_and_run(
         }
     };
     let judge = LocalJudge::new(judge_model, judge_name, config.judge_chat_template);
-    run(config, inputs, &backend.generators(), &judge, progress)
+    run(
+        config,
+        inputs,
+        &backend.generators(),
+        Judge::Options(&judge),
+        progress,
+    )
 }
 
 /// The work-log key of `prompt` under `config`'s result settings.
@@ -126,7 +240,7 @@ pub fn run(
     config: &Config,
     inputs: Inputs,
     generators: &[&dyn Generator],
-    judge: &dyn OptionScorer,
+    judge: Judge<'_>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Summary> {
     let out = &config.output_dir;
@@ -148,7 +262,11 @@ pub fn run(
     for round in batches.chunks(generators.len().max(1)) {
         let generated = generate_round(config, &inputs.prompts, &keys, generators, round)?;
         for (batch, answers) in round.iter().zip(generated) {
-            let results = judge_batch(config, &inputs, &keys, batch, answers, judge)?;
+            let mut results = prompt_results(&inputs, &keys, batch, answers);
+            match judge {
+                Judge::Options(scorer) => judge_pairs(config, &inputs, &mut results, scorer)?,
+                Judge::Nemo(nemo) => rank_candidates(config, &inputs, &mut results, nemo)?,
+            }
             for result in results {
                 judged_now += result.pairs.len();
                 log.append(&result)?;
@@ -229,17 +347,14 @@ fn generate_batch(
         .collect())
 }
 
-/// Filters each prompt's answers and judges all their pairs in one scoring call.
-fn judge_batch(
-    config: &Config,
+/// Each prompt's result before judging: its answers filtered (empty and duplicate ones counted).
+fn prompt_results(
     inputs: &Inputs,
     keys: &[String],
     batch: &[usize],
     answers: Vec<Vec<String>>,
-    judge: &dyn OptionScorer,
-) -> Result<Vec<PromptResult>> {
-    let principles = &inputs.constitution.judge_principles;
-    let mut results: Vec<PromptResult> = batch
+) -> Vec<PromptResult> {
+    batch
         .iter()
         .zip(answers)
         .map(|(&i, texts)| {
@@ -251,9 +366,21 @@ fn judge_batch(
                 empty,
                 duplicate,
                 pairs: Vec::new(),
+                failures: BTreeMap::new(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Judges every pair of every prompt in `results` in both orders, under its drawn principles,
+/// in one call; a pair any of whose judgements failed is dropped and counted by reason.
+fn judge_pairs(
+    config: &Config,
+    inputs: &Inputs,
+    results: &mut [PromptResult],
+    judge: &dyn OptionScorer,
+) -> Result<()> {
+    let principles = &inputs.constitution.judge_principles;
     let seed = config.seed.to_string();
     let mut planned = Vec::new();
     for (r, result) in results.iter().enumerate() {
@@ -274,25 +401,95 @@ fn judge_batch(
             })
         })
         .collect();
-    let mut orders = judge_both_orders(judge, &comparisons)?.into_iter();
-    let judged: Vec<(usize, JudgedPair)> = planned
+    let style = style(config, &inputs.demonstrations);
+    let mut judged = judge_both_orders(judge, &comparisons, &style)?.into_iter();
+    let mut outcomes = Vec::with_capacity(planned.len());
+    for (r, first, second, drawn) in &planned {
+        let all: std::result::Result<Vec<BothOrders>, Failure> =
+            judged.by_ref().take(drawn.len()).collect();
+        let outcome = all.map(|per_principle| JudgedPair {
+            first: *first,
+            second: *second,
+            principles: drawn.iter().map(|p| p.id.clone()).collect(),
+            orders: BothOrders::mean(&per_principle),
+            per_principle,
+            explanation: None,
+        });
+        outcomes.push((*r, outcome));
+    }
+    for (r, outcome) in outcomes {
+        match outcome {
+            Ok(pair) => results[r].pairs.push(pair),
+            Err(reason) => *results[r].failures.entry(reason).or_default() += 1,
+        }
+    }
+    Ok(())
+}
+
+/// NeMo mode: the judge ranks each prompt's candidates at once (shown in an order shuffled by
+/// the prompt key, so that position does not follow the sampling temperature); the chosen and
+/// rejected ones become one hard-labelled pair.
+fn rank_candidates(
+    config: &Config,
+    inputs: &Inputs,
+    results: &mut [PromptResult],
+    judge: &NemoJudge,
+) -> Result<()> {
+    let seed = config.seed.to_string();
+    let ranked: Vec<usize> = (0..results.len())
+        .filter(|&r| results[r].candidates.len() >= 2)
+        .collect();
+    let orders: Vec<Vec<usize>> = ranked
         .iter()
-        .map(|(r, first, second, drawn)| {
-            let per_principle: Vec<BothOrders> = orders.by_ref().take(drawn.len()).collect();
-            let pair = JudgedPair {
-                first: *first,
-                second: *second,
-                principles: drawn.iter().map(|p| p.id.clone()).collect(),
-                orders: BothOrders::mean(&per_principle),
-                per_principle,
-            };
-            (*r, pair)
+        .map(|&r| {
+            let mut order: Vec<usize> = (0..results[r].candidates.len()).collect();
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed_of(&[&results[r].key, &seed]));
+            order.shuffle(&mut rng);
+            order
         })
         .collect();
-    for (r, pair) in judged {
-        results[r].pairs.push(pair);
+    let shown: Vec<Vec<String>> = ranked
+        .iter()
+        .zip(&orders)
+        .map(|(&r, order)| {
+            order
+                .iter()
+                .map(|&i| results[r].candidates[i].clone())
+                .collect()
+        })
+        .collect();
+    let items: Vec<cai_judge::nemo::Candidates<'_>> = ranked
+        .iter()
+        .zip(&shown)
+        .map(|(&r, answers)| cai_judge::nemo::Candidates {
+            prompt: &results[r].prompt.prompt,
+            answers,
+        })
+        .collect();
+    let rankings = judge.rank(&items)?;
+    let all_ids: Vec<String> = inputs
+        .constitution
+        .judge_principles
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    for ((&r, order), ranking) in ranked.iter().zip(&orders).zip(rankings) {
+        match ranking {
+            Ok(ranking) => results[r].pairs.push(JudgedPair {
+                first: order[ranking.chosen],
+                second: order[ranking.rejected],
+                principles: all_ids.clone(),
+                per_principle: Vec::new(),
+                orders: BothOrders {
+                    p_ab: 1.0,
+                    p_ba: 0.0,
+                },
+                explanation: Some(ranking.explanation),
+            }),
+            Err(reason) => *results[r].failures.entry(reason).or_default() += 1,
+        }
     }
-    Ok(results)
+    Ok(())
 }
 
 /// Writes the AI records, the blended splits (records and NeMo files) and returns the summary
@@ -308,7 +505,12 @@ fn write_outputs(
     let mut ai = Vec::new();
     for result in results {
         counts.add(result);
-        ai.extend(result.pairs.iter().filter_map(|p| record(result, p, judge)));
+        ai.extend(
+            result
+                .pairs
+                .iter()
+                .filter_map(|p| record(result, p, judge, config.mode)),
+        );
     }
     cai_data::write_jsonl_atomic(out.join(AI_PREFERENCES), &ai)?;
     let helpful = draw_helpful(
@@ -326,11 +528,13 @@ fn write_outputs(
     for (name, records) in split_names(parts.len()).into_iter().zip(&parts) {
         cai_data::write_jsonl_atomic(out.join(split_records(&name)), records)?;
         crate::nemo_files::write(out, &name, records)?;
+        crate::trl::write(out, &name, records)?;
         splits.insert(name, records.len());
     }
     Ok(Summary {
         mode: config.mode,
         judge: judge.to_string(),
+        few_shot: inputs.demonstrations.len(),
         generator: GeneratorInfo::of(config),
         prompts_origin: inputs.prompts_origin.clone(),
         counts,

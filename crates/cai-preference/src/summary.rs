@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use cai_backend::GeneratorInfo;
+use cai_judge::Failure;
 use serde::Serialize;
 
 use crate::config::Mode;
@@ -19,6 +20,28 @@ pub struct Dropped {
     pub too_few_candidates: usize,
     /// Pairs whose both-order label is exactly ½ (never replaced by a random pair).
     pub tie: usize,
+    /// Judgements where neither option was among the endpoint's top log-probs.
+    pub no_option_probability: usize,
+    /// Judge requests that failed after their retries.
+    pub endpoint_failure: usize,
+    /// NeMo-mode answers that did not parse.
+    pub unparseable_answer: usize,
+    /// NeMo-mode answers naming one candidate as both chosen and rejected (never replaced by
+    /// a random pair).
+    pub same_choice: usize,
+}
+
+impl Dropped {
+    /// Counts `n` judgements that failed for `reason`.
+    pub fn add_failure(&mut self, reason: Failure, n: usize) {
+        let field = match reason {
+            Failure::NoOptionProbability => &mut self.no_option_probability,
+            Failure::EndpointFailure => &mut self.endpoint_failure,
+            Failure::UnparseableAnswer => &mut self.unparseable_answer,
+            Failure::SameChoice => &mut self.same_choice,
+        };
+        *field += n;
+    }
 }
 
 /// Counts of a run.
@@ -54,6 +77,9 @@ impl Counts {
             self.dropped.too_few_candidates += 1;
         }
         self.pairs_judged += result.pairs.len();
+        for (&reason, &n) in &result.failures {
+            self.dropped.add_failure(reason, n);
+        }
         for pair in &result.pairs {
             self.dropped.tie += usize::from(pair.orders.is_tie());
             self.position_disagreements += usize::from(pair.orders.positions_disagree());
@@ -68,6 +94,8 @@ pub struct Summary {
     pub mode: Mode,
     /// The judge model.
     pub judge: String,
+    /// Labelling demonstrations shown before each question.
+    pub few_shot: usize,
     /// What generated the candidates.
     pub generator: GeneratorInfo,
     /// Where the prompts came from.

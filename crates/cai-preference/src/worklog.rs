@@ -3,7 +3,7 @@
 //! prompts in flight; a torn last line (a kill mid-write) is cut off on re-open, so re-running
 //! neither loses nor duplicates a prompt.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{PreferenceError, Result};
 use crate::label::BothOrders;
+use cai_judge::Failure;
 
 /// One labelled comparison of two candidates of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +26,11 @@ pub struct JudgedPair {
     pub principles: Vec<String>,
     /// The judge's probabilities in both orders under each principle.
     pub per_principle: Vec<BothOrders>,
-    /// Their mean: what labels the pair.
+    /// Their mean: what labels the pair (NeMo mode: 1 and 0, a hard label).
     pub orders: BothOrders,
+    /// What the judge wrote (NeMo mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 /// Everything a prompt produced.
@@ -44,6 +48,9 @@ pub struct PromptResult {
     pub duplicate: usize,
     /// The judged pairs.
     pub pairs: Vec<JudgedPair>,
+    /// Pairs (NeMo mode: prompts) the judge gave no label for, by reason; they are dropped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<Failure, usize>,
 }
 
 /// An append-only JSONL log of [`PromptResult`]s.

@@ -22,13 +22,42 @@ fn bad_input_fails_fast_with_the_file_or_flag_named() {
     let (ok, err) = cai_preference(&["--prompts", missing.to_str().unwrap(), "--out", out]);
     assert!(!ok && err.contains("missing.jsonl"), "{err}");
 
-    for (flag, value) in [
-        ("--mode", "cot"),
-        ("--judge-endpoint", "http://127.0.0.1:1"),
+    for (args, expected) in [
+        (&["--mode", "nemo"][..], "needs --judge-endpoint"),
+        (&["--mode", "tournament"][..], "tournament"),
+        (
+            &["--few-shot", "9"][..],
+            "few_shot: 9 demonstrations asked for",
+        ),
+        (
+            &["--judge-endpoint", "localhost:8000"][..],
+            "judge_endpoint",
+        ),
+        (
+            &[
+                "--judge",
+                "default",
+                "--judge-endpoint",
+                "http://127.0.0.1:1",
+            ][..],
+            "judge",
+        ),
     ] {
-        let (ok, err) = cai_preference(&["--out", out, flag, value]);
-        assert!(!ok && err.contains("not implemented yet"), "{flag}: {err}");
+        let mut all = vec!["--out", out];
+        all.extend_from_slice(args);
+        let (ok, err) = cai_preference(&all);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
     }
+    let key_file = dir.path().join("missing-key.txt");
+    let (ok, err) = cai_preference(&[
+        "--out",
+        out,
+        "--judge-endpoint",
+        "http://127.0.0.1:1",
+        "--judge-api-key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("missing-key.txt"), "{err}");
 
     let pairs = dir.path().join("pairs.jsonl");
     std::fs::write(&pairs, "{\"prompt\": \"p\", \"good\": \"g\"}\n").unwrap();

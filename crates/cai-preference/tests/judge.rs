@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use cai_data::{Constitution, JudgePrinciple};
+use cai_judge::Style;
 use cai_model::{LoadOptions, LoadedModel, ModelSpec};
 use cai_preference::input::CalibrationPair;
 use cai_preference::judge::{Comparison, judge_both_orders, paper_prompt};
@@ -83,12 +84,17 @@ fn a_local_judge_gives_normalised_probabilities_in_both_orders() {
                 principle: &principle,
             },
         ];
-        let orders = judge_both_orders(&judge, &comparisons).unwrap();
+        let orders: Vec<_> = judge_both_orders(&judge, &comparisons, &Style::default())
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(orders.len(), 2);
         // Scored one prompt at a time, the same numbers come back: batching does not change them.
         let single = judge
             .prob_a(&[paper_prompt("Help?", &principle, "Yes, here.", "No.")])
             .unwrap();
+        let single: Vec<f64> = single.into_iter().map(Result::unwrap).collect();
         assert!(
             (single[0] - orders[1].p_ba).abs() < 1e-4,
             "{single:?} vs {orders:?}"
@@ -116,8 +122,47 @@ fn calibration_runs_on_the_local_judge() {
             bad: "Sure:".into(),
         },
     ];
-    let report = calibrate(&judge, &Constitution::builtin(), &pairs, 2).unwrap();
+    let report = calibrate(
+        &judge,
+        &Constitution::builtin(),
+        &pairs,
+        2,
+        &Style::default(),
+    )
+    .unwrap();
     assert_eq!(report.n, 2);
     assert!((0.0..=1.0).contains(&report.accuracy));
     assert!(report.position_bias.abs() <= 0.5 && (0.0..=0.5).contains(&report.ece));
+}
+
+#[test]
+fn chain_of_thought_reasons_then_answers_within_the_clamp() {
+    let judge = LocalJudge::new(tiny_model(), "tiny", false);
+    let principle = principle();
+    let comparison = Comparison {
+        prompt: "Hi?",
+        first: "Hello.",
+        second: "Go away.",
+        principle: &principle,
+    };
+    let style = Style {
+        demonstrations: vec![cai_judge::Demonstration {
+            prompt: "Hm?".into(),
+            good: "Yes.".into(),
+            bad: "No!".into(),
+        }],
+        chain_of_thought: Some(cai_judge::ChainOfThought {
+            max_tokens: 6,
+            clamp: 0.4,
+        }),
+    };
+    let reasoning = judge
+        .reason(&["Let's think step by step:".to_string()], 6)
+        .unwrap();
+    assert_eq!(reasoning.len(), 1);
+    let judged = judge_both_orders(&judge, &[comparison], &style).unwrap();
+    let orders = judged[0].unwrap();
+    for p in [orders.p_ab, orders.p_ba] {
+        assert!((0.4..=0.6).contains(&p), "clamped to [0.4, 0.6]: {p}");
+    }
 }

@@ -2,81 +2,33 @@
 //! reason, the soft labels and their orientation, the output formats, resume after a torn work
 //! log, and bad-input errors.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Mutex;
 
-use cai_data::{
-    FinishReason, Generation, GenerationError, GenerationRequest, Generator, PreferenceRecord,
-    Prompt,
-};
+use cai_data::{Generator, PreferenceRecord};
 use cai_preference::files::{AI_PREFERENCES, WORK_LOG};
+use cai_preference::run::Judge;
 use cai_preference::{Config, OptionScorer, run};
+use common::FakePolicy;
 use serde_json::Value;
-
-/// Answers by temperature rung: a good answer, an empty one, a duplicate of the first, a bad one.
-/// Records every prompt it is asked about.
-#[derive(Default)]
-struct FakePolicy {
-    seen: Mutex<Vec<String>>,
-}
-
-impl Generator for FakePolicy {
-    fn generate(
-        &self,
-        requests: &[GenerationRequest],
-    ) -> std::result::Result<Vec<Generation>, GenerationError> {
-        Ok(requests
-            .iter()
-            .map(|r| {
-                let Prompt::Chat(messages) = &r.prompt else {
-                    panic!("chat prompts")
-                };
-                let prompt = &messages[0].content;
-                self.seen.lock().unwrap().push(prompt.clone());
-                let t = r.params.temperature;
-                let text = if t < 0.5 {
-                    format!("good answer to {prompt}")
-                } else if t < 1.0 {
-                    "   ".into()
-                } else if t < 1.5 {
-                    format!("good answer to {prompt}")
-                } else {
-                    format!("bad answer to {prompt}")
-                };
-                Generation {
-                    text,
-                    token_ids: Vec::new(),
-                    logprobs: Vec::new(),
-                    sampling_logprobs: Vec::new(),
-                    finish_reason: FinishReason::Eos,
-                    stop_string: None,
-                    prompt_tokens: 0,
-                }
-            })
-            .collect())
-    }
-
-    fn describe(&self) -> String {
-        "fake".into()
-    }
-}
 
 /// P(A) = 0.8 when option (A) is the good answer, else 0.3; 0.5 either way for prompts about ties.
 struct FakeJudge;
 
 impl OptionScorer for FakeJudge {
-    fn prob_a(&self, prompts: &[String]) -> cai_model::Result<Vec<f64>> {
+    fn prob_a(&self, prompts: &[String]) -> cai_judge::Result<Vec<cai_judge::Verdict>> {
         Ok(prompts
             .iter()
             .map(|p| {
                 let a = p.lines().find(|l| l.starts_with("(A) ")).unwrap();
-                if p.contains("tie") {
+                Ok(if p.contains("tie") {
                     0.5
                 } else if a.contains("good") {
                     0.8
                 } else {
                     0.3
-                }
+                })
             })
             .collect())
     }
@@ -126,7 +78,7 @@ fn label(config: &Config, policy: &FakePolicy) -> cai_preference::Summary {
         config,
         inputs,
         &[policy as &dyn Generator],
-        &FakeJudge,
+        Judge::Options(&FakeJudge),
         &mut |_| {},
     )
     .unwrap()
@@ -271,16 +223,30 @@ fn bad_inputs_are_named_before_any_model_loads() {
         "{err}"
     );
 
-    for (key, value) in [
-        ("mode", "cot"),
-        ("mode", "nemo"),
-        ("judge_endpoint", "http://x"),
+    for (layer, expected) in [
+        (
+            serde_json::json!({"mode": "nemo"}),
+            "needs --judge-endpoint",
+        ),
+        (serde_json::json!({"judge_endpoint": "x:1"}), "http://"),
+        (
+            serde_json::json!({"judge": "default", "judge_endpoint": "http://x"}),
+            "give one judge",
+        ),
+        (
+            serde_json::json!({"mode": "nemo", "judge_endpoint": "http://x", "few_shot": 2}),
+            "few_shot",
+        ),
     ] {
-        let err = Config::load(None, serde_json::json!({ key: value }))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not implemented yet"), "{key}={value}: {err}");
+        let err = Config::load(None, layer.clone()).unwrap_err().to_string();
+        assert!(err.contains(expected), "{layer}: {err}");
     }
+    let cfg = Config {
+        few_shot: 5,
+        ..config(dir.path(), None)
+    };
+    let err = cai_preference::read_inputs(&cfg).unwrap_err().to_string();
+    assert!(err.contains("5 demonstrations asked for"), "{err}");
 }
 
 #[test]

@@ -19,12 +19,34 @@ pub struct LabelFlags {
     /// The judge model (default: the policy).
     #[arg(long, conflicts_with = "judge_endpoint")]
     judge: Option<String>,
-    /// A judge endpoint (not implemented yet).
+    /// An OpenAI-compatible judge endpoint (`/v1/completions` with log-probs for paper and cot,
+    /// `/v1/chat/completions` for nemo); its key comes from `$CAI_JUDGE_API_KEY` or
+    /// `--judge-api-key-file`.
     #[arg(long)]
     judge_endpoint: Option<String>,
-    /// Labelling mode: paper (cot and nemo are not implemented yet).
+    /// The `model` of judge endpoint requests.
+    #[arg(long = "judge-model")]
+    #[serde(rename = "judge_remote_model")]
+    judge_remote_model: Option<String>,
+    /// Environment variable holding the judge endpoint's API key.
+    #[arg(long)]
+    judge_api_key_env: Option<String>,
+    /// File whose first line is the judge endpoint's API key.
+    #[arg(long)]
+    judge_api_key_file: Option<PathBuf>,
+    /// Labelling mode: paper (default), cot or nemo.
     #[arg(long)]
     mode: Option<String>,
+    /// Labelling demonstrations shown before each question (paper, cot).
+    #[arg(long)]
+    few_shot: Option<usize>,
+    /// `{"prompt", "good", "bad"}` demonstrations (default: the built-in ones).
+    #[arg(long = "demonstrations")]
+    #[serde(rename = "demonstrations_file")]
+    demonstrations_file: Option<PathBuf>,
+    /// Longest chain of thought in tokens (cot).
+    #[arg(long)]
+    cot_tokens: Option<usize>,
     /// Red-team prompts (default: the built-in corpus).
     #[arg(long = "prompts")]
     #[serde(rename = "prompts_file")]
@@ -89,25 +111,68 @@ impl LabelFlags {
     }
 }
 
-/// Flags of `cai-preference calibrate`.
-#[derive(Debug, Args)]
+/// Flags of `cai-preference calibrate`: the judge and how questions are put to it, as in a
+/// labelling run.
+#[derive(Debug, Args, Serialize)]
 pub struct CalibrateFlags {
-    /// The judge model.
-    #[arg(long, default_value = "default")]
-    pub judge: String,
+    /// The judge model (default: the default model).
+    #[arg(long, conflicts_with = "judge_endpoint")]
+    #[serde(skip)]
+    pub judge: Option<String>,
     /// Labelled pairs, `{"prompt", "good", "bad"}` per line.
     #[arg(long)]
+    #[serde(skip)]
     pub pairs: PathBuf,
+    /// An OpenAI-compatible judge endpoint (`/v1/completions` with log-probs).
+    #[arg(long)]
+    judge_endpoint: Option<String>,
+    /// The `model` of judge endpoint requests.
+    #[arg(long = "judge-model")]
+    #[serde(rename = "judge_remote_model")]
+    judge_remote_model: Option<String>,
+    /// Environment variable holding the judge endpoint's API key.
+    #[arg(long)]
+    judge_api_key_env: Option<String>,
+    /// File whose first line is the judge endpoint's API key.
+    #[arg(long)]
+    judge_api_key_file: Option<PathBuf>,
     /// Constitution files (default: the built-in one).
     #[arg(long)]
-    pub constitution: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    constitution: Vec<PathBuf>,
+    /// Mode: paper (default) or cot.
+    #[arg(long)]
+    mode: Option<String>,
+    /// Labelling demonstrations shown before each question.
+    #[arg(long)]
+    few_shot: Option<usize>,
+    /// `{"prompt", "good", "bad"}` demonstrations (default: the built-in ones).
+    #[arg(long = "demonstrations")]
+    #[serde(rename = "demonstrations_file")]
+    demonstrations_file: Option<PathBuf>,
+    /// Longest chain of thought in tokens (cot).
+    #[arg(long)]
+    cot_tokens: Option<usize>,
     /// Wrap the judge prompt in the judge's chat template.
     #[arg(long)]
-    pub judge_chat_template: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    judge_chat_template: bool,
     /// Principles per pair, averaged (as a labelling run's default).
-    #[arg(long, default_value_t = 4)]
-    pub ensemble: usize,
+    #[arg(long)]
+    ensemble: Option<usize>,
     /// Device.
-    #[arg(long, default_value = if cfg!(feature = "cuda") { "cuda" } else { "cpu" })]
-    pub device: String,
+    #[arg(long)]
+    device: Option<String>,
+}
+
+impl CalibrateFlags {
+    /// The flags given, as a configuration layer (the judge model becomes the policy, which
+    /// the judge defaults to).
+    pub fn overrides(&self) -> anyhow::Result<serde_json::Value> {
+        let mut layer = cai_cli::given_flags(self)?;
+        if let Some(judge) = &self.judge {
+            layer["policy"] = serde_json::json!(judge);
+        }
+        Ok(layer)
+    }
 }

@@ -46,21 +46,45 @@ fn label(flags: flags::LabelFlags) -> anyhow::Result<()> {
 }
 
 fn calibrate(flags: flags::CalibrateFlags) -> anyhow::Result<()> {
+    let config = cai_preference::Config::load(None, flags.overrides()?)?;
+    if config.mode == cai_preference::Mode::Nemo {
+        anyhow::bail!("mode: calibrate scores option probabilities (paper or cot), not nemo");
+    }
     let pairs = cai_preference::input::read_calibration_pairs(&flags.pairs)?;
-    let constitution = cai_preference::run::load_constitution(&flags.constitution)?;
-    let settings = BackendSettings {
-        model: flags.judge.clone(),
-        device: flags.device.clone(),
-        ..(&cai_preference::Config::default()).into()
+    let constitution = cai_preference::run::load_constitution(&config.constitution)?;
+    let demonstrations = cai_preference::run::read_demonstrations(&config)?;
+    let style = cai_preference::run::style(&config, &demonstrations);
+    let judge: Box<dyn cai_preference::OptionScorer> = match &config.judge_endpoint {
+        Some(url) => {
+            let remote = cai_preference::run::judge_remote_config(&config, url)?;
+            let judge = cai_judge::RemoteJudge::new(remote)?;
+            judge.probe()?;
+            Box::new(judge)
+        }
+        None => {
+            let name = config.judge_model().to_string();
+            let settings = BackendSettings::from(&config);
+            let bar = cai_cli::spinner(&format!("loading {name}"));
+            let model = cai_backend::load_model(&settings);
+            bar.finish_and_clear();
+            let model = model.with_context(|| format!("loading the judge {name}"))?;
+            Box::new(cai_preference::LocalJudge::new(
+                Arc::new(model),
+                name,
+                config.judge_chat_template,
+            ))
+        }
     };
-    let bar = cai_cli::spinner(&format!("loading {}", flags.judge));
-    let model = cai_backend::load_model(&settings);
+    let bar = cai_cli::spinner(&format!("judging {} pairs in both orders", pairs.len()));
+    let report = cai_preference::calibrate(
+        judge.as_ref(),
+        &constitution,
+        &pairs,
+        config.ensemble,
+        &style,
+    );
     bar.finish_and_clear();
-    let model = model.with_context(|| format!("loading the judge {}", flags.judge))?;
-    let judge =
-        cai_preference::LocalJudge::new(Arc::new(model), &flags.judge, flags.judge_chat_template);
-    let report = cai_preference::calibrate(&judge, &constitution, &pairs, flags.ensemble)?;
-    println!("{}", serde_json::to_string(&report)?);
+    println!("{}", serde_json::to_string(&report?)?);
     Ok(())
 }
 
