@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use cai_data::{ChatSample, Message, write_jsonl_atomic};
+use cai_data::{ChatSample, HfMessages, write_jsonl_atomic};
 use serde::Serialize;
 
 use crate::assemble::Assembled;
@@ -13,20 +13,10 @@ pub use cai_data::run_dir::files::critique::{
 };
 pub use cai_data::run_dir::files::{CONFIG, SUMMARY};
 
-/// A Hugging Face `messages` record.
-#[derive(Serialize)]
-struct HfMessages {
-    messages: Vec<Message>,
-}
-
 fn hf_messages(samples: &[ChatSample]) -> Result<Vec<HfMessages>> {
     samples
         .iter()
-        .map(|s| {
-            s.to_messages()
-                .map(|messages| HfMessages { messages })
-                .map_err(CritiqueError::Invalid)
-        })
+        .map(|s| HfMessages::from_chat_sample(s).map_err(CritiqueError::Invalid))
         .collect()
 }
 

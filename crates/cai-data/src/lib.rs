@@ -8,6 +8,8 @@
 //! - [`convert`] turns hh-rlhf, NeMo, TRL and Hugging Face layouts into ours and back.
 //! - [`Constitution`] loads our TOML constitution or the Anthropic, NeMo and Hugging Face originals.
 //! - [`corpus`] holds the embedded sample data.
+//! - [`nemo_chat`]: NeMo's `<extra_id_*>` chat layout, rendered in this one place (with turn labels and the
+//!   places of each turn for loss masks), and its Jinja form for saved models.
 //! - [`run_dir`]: the pipeline's run directory ([`RunDir`], one directory per [`Stage`]), typed stage summaries
 //!   and the run manifest ([`Manifest`], `manifest.json`).
 //! - [`generation`]: the [`Generator`] trait and its wire-independent request, result and error types, and
@@ -30,6 +32,7 @@ pub mod hh;
 pub mod hub;
 pub mod jsonl;
 pub mod nemo;
+pub mod nemo_chat;
 pub mod prompts;
 pub mod records;
 pub mod reward_stats;
@@ -49,8 +52,8 @@ pub use generation::{
 };
 pub use jsonl::{JsonlWriter, OnError, ReadOptions, Records, read_records, write_jsonl_atomic};
 pub use records::{
-    Candidate, CandidateSet, ChatSample, ChatTurn, CritiqueRound, Judgement, Message, PpoPrompt,
-    PreferenceRecord, RedTeamPrompt, Role, SlCaiTrace, TextLine,
+    Candidate, CandidateSet, ChatSample, ChatTurn, CritiqueRound, HfMessages, Judgement, Message,
+    PpoPrompt, PreferenceRecord, RedTeamPrompt, Role, SlCaiTrace, TextLine,
 };
 pub use run_dir::{
     CritiqueCounts, EncodeStats, InputFile, Manifest, RunDir, SftSummary, Stage, StageRecord,

@@ -165,6 +165,56 @@ impl ChatSample {
     }
 }
 
+/// A Hugging Face chat record, `{"messages": [{"role": …, "content": …}]}`: the `hf-messages` layout
+/// that converters and the critique stage write and the SFT stage reads. Serde reads it strictly
+/// (lowercase roles, no other keys in a message); [`HfMessages::from_json`] reads it as training
+/// sets found elsewhere write it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HfMessages {
+    /// The conversation.
+    pub messages: Vec<Message>,
+}
+
+impl HfMessages {
+    /// The conversation of a NeMo chat sample ([`ChatSample::to_messages`]); fails on a turn whose
+    /// role is unknown.
+    pub fn from_chat_sample(sample: &ChatSample) -> Result<Self, String> {
+        sample.to_messages().map(|messages| Self { messages })
+    }
+
+    /// Reads a record leniently: roles by [`Role::parse`] (any case, `human`/`gpt`/`model`
+    /// aliases), other keys of the record and of its messages ignored; every `content` must be a
+    /// string.
+    pub fn from_json(record: &serde_json::Value) -> Result<Self, String> {
+        let messages = record
+            .get("messages")
+            .and_then(serde_json::Value::as_array)
+            .ok_or("expected `messages`, a list of {role, content}")?;
+        let messages = messages
+            .iter()
+            .map(|m| {
+                let role = m
+                    .get("role")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                let content = m
+                    .get("content")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or("message without string `content`")?;
+                let role = Role::parse(role).ok_or_else(|| format!("unknown role `{role}`"))?;
+                Ok(Message::new(role, content))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self { messages })
+    }
+}
+
+impl From<Vec<Message>> for HfMessages {
+    fn from(messages: Vec<Message>) -> Self {
+        Self { messages }
+    }
+}
+
 /// One critique → revision round of an SL-CAI trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

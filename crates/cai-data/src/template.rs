@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::nemo_chat::PromptTokens;
 use crate::records::{Message, Role};
 
 /// The placeholder every role format must contain exactly once.
@@ -48,16 +49,23 @@ pub struct PromptTemplate {
 }
 
 impl PromptTemplate {
-    /// NeMo's `<extra_id_*>` template (the CAI defaults, reference §1).
+    /// NeMo's `<extra_id_*>` template (the CAI defaults, reference §1), its formats made of the
+    /// markers of [`crate::nemo_chat`] (whose rendering it equals).
     pub fn extra_id() -> Self {
+        let tokens = PromptTokens::CAI;
+        let assistant = tokens.generation_prompt();
         Self {
-            system_format: Some("<extra_id_0>System\n{MESSAGE}\n".into()),
-            user_format: "<extra_id_1>User\n{MESSAGE}\n<extra_id_1>Assistant\n".into(),
-            assistant_format: "{MESSAGE}\n".into(),
+            system_format: Some(tokens.header(MESSAGE)),
+            user_format: format!(
+                "{}{MESSAGE}{}{assistant}",
+                tokens.speaker(Role::User),
+                tokens.end_of_turn
+            ),
+            assistant_format: format!("{MESSAGE}{}", tokens.end_of_turn),
             system_default_message: Some(String::new()),
             bos_token: None,
-            eos_token: Some("<extra_id_1>".into()),
-            response_extract_pattern: Some("<extra_id_1>Assistant\n".into()),
+            eos_token: Some(tokens.turn_start.into()),
+            response_extract_pattern: Some(assistant),
         }
     }
 
@@ -308,6 +316,25 @@ mod tests {
         let mut t = PromptTemplate::mistral();
         t.system_default_message = Some(String::new());
         assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn extra_id_formats_are_nemos() {
+        let t = PromptTemplate::extra_id();
+        assert_eq!(
+            t.system_format.as_deref(),
+            Some("<extra_id_0>System\n{MESSAGE}\n")
+        );
+        assert_eq!(
+            t.user_format,
+            "<extra_id_1>User\n{MESSAGE}\n<extra_id_1>Assistant\n"
+        );
+        assert_eq!(t.assistant_format, "{MESSAGE}\n");
+        assert_eq!(t.eos_token.as_deref(), Some("<extra_id_1>"));
+        assert_eq!(
+            t.response_extract_pattern.as_deref(),
+            Some("<extra_id_1>Assistant\n")
+        );
     }
 
     #[test]

@@ -21,15 +21,9 @@ const MISTRAL: &str = "{{ bos_token }}\
 
 /// NeMo-Aligner's CAI chat format (`<extra_id_0>System`, `<extra_id_1>User`, `<extra_id_1>Assistant`);
 /// a conversation ending with an assistant turn gets the trailing `<extra_id_1>` NeMo trains on.
-const NEMO: &str = "{{ '<extra_id_0>System\\n' }}\
-{%- if messages[0]['role'] == 'system' %}{{ messages[0]['content'] + '\\n' }}{% set turns = messages[1:] %}\
-{%- else %}{{ '\\n' }}{% set turns = messages %}{% endif %}\
-{%- for message in turns %}\
-{%- if message['role'] == 'user' %}{{ '<extra_id_1>User\\n' + message['content'] + '\\n' }}\
-{%- else %}{{ '<extra_id_1>Assistant\\n' + message['content'] + '\\n' }}{% endif %}\
-{%- endfor %}\
-{%- if add_generation_prompt %}{{ '<extra_id_1>Assistant\\n' }}\
-{%- elif turns and turns[-1]['role'] == 'assistant' %}{{ '<extra_id_1>' }}{% endif %}";
+/// The layout is `cai_data::nemo_chat`'s: a template with this source renders through
+/// [`cai_data::nemo_chat::render_messages`], and the Jinja is what saved models carry.
+const NEMO: &str = cai_data::nemo_chat::JINJA;
 
 /// ChatML (`<|im_start|>role\n…<|im_end|>`).
 const CHATML: &str = "{%- for message in messages %}\
@@ -104,6 +98,28 @@ impl ChatTemplate {
     /// Renders `messages`; with `add_generation_prompt` the text ends where the assistant's reply
     /// begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
+        if self.is_nemo() {
+            let tokens = cai_data::nemo_chat::PromptTokens::CAI;
+            return cai_data::nemo_chat::render_messages(&tokens, messages, add_generation_prompt)
+                .map_err(|e| ModelError::Template {
+                    origin: self.origin.clone(),
+                    reason: match e {
+                        cai_data::Error::Template(reason) => reason,
+                        other => other.to_string(),
+                    },
+                });
+        }
+        self.render_jinja(messages, add_generation_prompt)
+    }
+
+    /// Whether this is the built-in `nemo` template (by source, so a `.jinja` copy of it counts
+    /// too), which renders through `cai_data::nemo_chat`.
+    pub fn is_nemo(&self) -> bool {
+        self.source == NEMO
+    }
+
+    /// Renders `messages` with minijinja, whatever the source.
+    fn render_jinja(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let template = self.env.get_template("chat").map_err(|e| self.err(e))?;
         template
             .render(context! {
@@ -139,6 +155,39 @@ mod tests {
             t.render(&msgs[..1], true).unwrap(),
             "<extra_id_0>System\n\n<extra_id_1>User\nHi?\n<extra_id_1>Assistant\n"
         );
+    }
+
+    #[test]
+    fn the_nemo_jinja_renders_as_cai_data_does() {
+        let t = ChatTemplate::builtin("nemo", "<s>", "</s>").unwrap();
+        assert!(t.is_nemo());
+        let conversations = [
+            vec![Message::user("Hi?")],
+            vec![Message::system("Be kind."), Message::user("Hi?")],
+            vec![Message::system("S")],
+            vec![Message::assistant("first"), Message::user("u")],
+            vec![
+                Message::user("u1"),
+                Message::assistant("a1\n"),
+                Message::user("u2"),
+                Message::assistant(""),
+            ],
+            vec![
+                Message::user("u"),
+                Message::system("late"),
+                Message::user("v"),
+            ],
+        ];
+        for messages in &conversations {
+            for generation_prompt in [false, true] {
+                assert_eq!(
+                    t.render(messages, generation_prompt).unwrap(),
+                    t.render_jinja(messages, generation_prompt).unwrap(),
+                    "{messages:?}"
+                );
+            }
+        }
+        assert!(t.render(&[], true).is_err() && t.render_jinja(&[], true).is_err());
     }
 
     #[test]

@@ -6,42 +6,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cai_data::{ChatSample, Message, ReadOptions, Role, read_records};
+use cai_data::{ChatSample, HfMessages, Message, ReadOptions, Role, read_records};
 use serde_json::Value;
 
 use crate::error::{Result, SftError};
 
-/// NeMo's conversation `type` (`GPTSFTChatDataset`): where a turn's `label` goes and what is trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelType {
-    /// `VALUE_TO_TEXT`: the label block comes before the value (`name, label, value`); the model
-    /// learns to write the value given the label, which is masked.
-    ValueToText,
-    /// `TEXT_TO_VALUE`: the label block comes after the value (`name, value, label`); the model
-    /// learns to write the label given the value, which is masked.
-    TextToValue,
-}
-
-impl LabelType {
-    /// Parses NeMo's spelling.
-    pub fn parse(name: &str) -> std::result::Result<Self, String> {
-        match name {
-            "VALUE_TO_TEXT" => Ok(Self::ValueToText),
-            "TEXT_TO_VALUE" => Ok(Self::TextToValue),
-            other => Err(format!(
-                "field `type`: unknown conversation type `{other}` (null, VALUE_TO_TEXT or TEXT_TO_VALUE)"
-            )),
-        }
-    }
-
-    /// NeMo's spelling.
-    pub fn nemo_name(self) -> &'static str {
-        match self {
-            Self::ValueToText => "VALUE_TO_TEXT",
-            Self::TextToValue => "TEXT_TO_VALUE",
-        }
-    }
-}
+pub use cai_data::nemo_chat::LabelType;
 
 /// Where a conversation was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,22 +55,11 @@ impl Conversation {
             let sample: ChatSample = serde_json::from_value(record).map_err(|e| e.to_string())?;
             return Self::from_nemo(&sample);
         }
-        let Some(messages) = record.get("messages").and_then(Value::as_array) else {
+        if record.get("messages").and_then(Value::as_array).is_none() {
             return Err("expected `conversations` (NeMo chat) or `messages` (Hugging Face)".into());
-        };
-        let messages = messages
-            .iter()
-            .map(|m| {
-                let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
-                let content = m
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .ok_or("message without string `content`")?;
-                Ok(Message::new(parse_role(role)?, content))
-            })
-            .collect::<std::result::Result<Vec<_>, String>>()?;
+        }
         Ok(Self {
-            messages,
+            messages: HfMessages::from_json(&record)?.messages,
             masked_roles: vec!["user".into()],
             ..Self::default()
         })

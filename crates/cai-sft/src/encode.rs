@@ -12,9 +12,8 @@
 //! error naming its `file:line` and field.
 
 use std::ops::Range;
-use std::sync::OnceLock;
 
-use cai_model::{ChatTemplate, LoadedModel};
+use cai_model::LoadedModel;
 
 use crate::conversation::{Conversation, LabelType};
 use crate::error::{Result, SftError};
@@ -60,20 +59,6 @@ fn trained_spans(
     )?)
 }
 
-/// Whether `model`'s chat template is the built-in `nemo` one (by source, so a `.jinja` copy of
-/// it counts too).
-fn uses_nemo_template(model: &LoadedModel) -> Result<bool> {
-    static NEMO: OnceLock<String> = OnceLock::new();
-    let nemo = match NEMO.get() {
-        Some(source) => source,
-        None => {
-            let source = ChatTemplate::builtin("nemo", "", "")?.source().to_string();
-            NEMO.get_or_init(|| source)
-        }
-    };
-    Ok(model.template()?.source() == nemo)
-}
-
 /// Checks that a typed NeMo sample means the same without its labels, as it must under a
 /// template other than `nemo`: `VALUE_TO_TEXT` without any label renders and trains as an untyped
 /// sample; a label, or `TEXT_TO_VALUE` (which trains on labels), cannot be expressed.
@@ -117,7 +102,7 @@ fn tokenize(model: &LoadedModel, text: &str, spans: &[Range<usize>]) -> Result<E
 /// rendered and masked as NeMo does ([`nemo_chat`]).
 pub fn encode(model: &LoadedModel, conv: &Conversation) -> Result<Example> {
     if conv.label_type.is_some() {
-        if uses_nemo_template(model)? {
+        if model.template()?.is_nemo() {
             let rendered = nemo_chat::render(conv, &PromptTokens::CAI)?;
             return tokenize(model, &rendered.text, &rendered.trained);
         }

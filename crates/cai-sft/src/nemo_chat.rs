@@ -1,18 +1,9 @@
-//! NeMo's own rendering and loss mask of a chat sample (`GPTSFTChatDataset`:
-//! `_add_speaker_and_signal` and `_mask_targets`), used for samples with a conversation `type`
-//! (`VALUE_TO_TEXT`, `TEXT_TO_VALUE`) under the built-in `nemo` template, whose Jinja messages have
-//! no place for labels.
+//! NeMo's loss mask of a chat sample (`GPTSFTChatDataset`: `_mask_targets`), used for samples
+//! with a conversation `type` (`VALUE_TO_TEXT`, `TEXT_TO_VALUE`) under the built-in `nemo`
+//! template, whose Jinja messages have no place for labels. The text itself, header, turns with
+//! their label blocks and the closing `turn_start`, is rendered by [`cai_data::nemo_chat`], the
+//! one rendering of NeMo's layout; a conversation whose last turn is not masked is closed.
 //!
-//! With the CAI prompt tokens ([`PromptTokens::CAI`]) a turn renders as
-//!
-//! ```text
-//! no type        <extra_id_1>{From}\n{value}\n
-//! VALUE_TO_TEXT  <extra_id_1>{From}\n<extra_id_2>{label}\n{value}\n
-//! TEXT_TO_VALUE  <extra_id_1>{From}\n{value}\n<extra_id_2>{label}\n
-//! ```
-//!
-//! after the header `<extra_id_0>System\n{system}\n`, and a conversation whose last turn is not
-//! masked ends with `<extra_id_1>` (the label block is absent when the turn's label is `null`).
 //! The mask, turn by turn (`i` is the index in `conversations`):
 //!
 //! - the header is never trained;
@@ -31,35 +22,12 @@
 use std::ops::Range;
 
 use cai_data::Role;
+use cai_data::nemo_chat::{self, Turn};
+
+pub use cai_data::nemo_chat::PromptTokens;
 
 use crate::conversation::{Conversation, LabelType};
 use crate::error::{Result, SftError};
-
-/// NeMo's `chat_prompt_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PromptTokens {
-    /// Opens the system header.
-    pub system_turn_start: &'static str,
-    /// Opens every turn; also the trained end-of-answer marker.
-    pub turn_start: &'static str,
-    /// Opens a label block.
-    pub label_start: &'static str,
-    /// Ends a turn's value.
-    pub end_of_turn: &'static str,
-    /// Ends a speaker name and a label.
-    pub end_of_name: &'static str,
-}
-
-impl PromptTokens {
-    /// The CAI tutorial's tokens, those of the built-in `nemo` chat template.
-    pub const CAI: Self = Self {
-        system_turn_start: "<extra_id_0>",
-        turn_start: "<extra_id_1>",
-        label_start: "<extra_id_2>",
-        end_of_turn: "\n",
-        end_of_name: "\n",
-    };
-}
 
 /// A sample rendered NeMo's way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +45,8 @@ impl Rendered {
     }
 }
 
-/// Renders `conv` as NeMo's `GPTSFTChatDataset` does and marks the bytes its loss mask trains on.
+/// Renders `conv` as NeMo's `GPTSFTChatDataset` does ([`cai_data::nemo_chat::render`]) and marks
+/// the bytes its loss mask trains on.
 ///
 /// # Errors
 /// A system message after the first one, or (`VALUE_TO_TEXT`) a turn whose value holds
@@ -92,48 +61,41 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
         Some(m) if m.role == Role::System => (m.content.as_str(), 1),
         _ => ("", 0),
     };
-    let mut text = format!(
-        "{}System{}{system}{}",
-        tokens.system_turn_start, tokens.end_of_name, tokens.end_of_turn
-    );
-    let mut trained = Vec::new();
     let turns = &conv.messages[first..];
     let kind = conv.label_type;
     let text_to_value = kind == Some(LabelType::TextToValue);
-    for (i, message) in turns.iter().enumerate() {
+    let nemo_turns: Vec<Turn<'_>> = turns
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Turn {
+            role: m.role,
+            value: &m.content,
+            label: conv.label(first + i),
+        })
+        .collect();
+    let close = turns.last().is_some_and(|m| !conv.is_masked(m.role));
+    let layout = nemo_chat::render(tokens, system, &nemo_turns, kind, close);
+    let mut trained = Vec::new();
+    for (i, (message, span)) in turns.iter().zip(&layout.turns).enumerate() {
         let field = |name: &str| format!("conversations[{i}].{name}");
-        let speaker = Some(message.role)
-            .filter(|r| *r != Role::System)
-            .ok_or_else(|| {
-                error(
-                    field("from"),
-                    format!(
-                        "a `{}` message cannot be a NeMo turn",
-                        message.role.as_str()
-                    ),
-                )
-            })?
-            .nemo_name();
-        let name = format!("{}{speaker}{}", tokens.turn_start, tokens.end_of_name);
-        let label = match (kind, conv.label(first + i)) {
-            (Some(_), Some(label)) => {
-                format!("{}{label}{}", tokens.label_start, tokens.end_of_name)
-            }
-            _ => String::new(),
-        };
-        let value = format!("{}{}", message.content, tokens.end_of_turn);
-        let body = if text_to_value {
-            format!("{name}{value}{label}")
-        } else {
-            format!("{name}{label}{value}")
-        };
+        if message.role == Role::System {
+            return Err(error(
+                field("from"),
+                format!(
+                    "a `{}` message cannot be a NeMo turn",
+                    message.role.as_str()
+                ),
+            ));
+        }
+        let body = &layout.text[span.turn.clone()];
+        let name_len = span.name.len();
         // Where training starts in a turn of an unmasked role: after the name, the label block
         // (VALUE_TO_TEXT) or the turn's first label_start (TEXT_TO_VALUE).
-        let mut skip = name.len();
+        let mut skip = name_len;
         if let Some(location) = body.find(tokens.label_start) {
             match kind {
                 Some(LabelType::ValueToText) => {
-                    if location != name.len() {
+                    if location != name_len {
                         return Err(error(
                             field("value"),
                             format!(
@@ -144,33 +106,32 @@ pub fn render(conv: &Conversation, tokens: &PromptTokens) -> Result<Rendered> {
                         ));
                     }
                     // A label block always ends with end_of_name, so this is found.
-                    skip = body[name.len()..]
+                    skip = body[name_len..]
                         .find(tokens.end_of_name)
-                        .map_or(body.len(), |n| name.len() + n + tokens.end_of_name.len());
+                        .map_or(body.len(), |n| name_len + n + tokens.end_of_name.len());
                 }
                 Some(LabelType::TextToValue) => skip = location + tokens.label_start.len(),
                 None => {}
             }
         }
         let masked = conv.is_masked(message.role);
-        let span = if i == 0 && !text_to_value {
+        let trained_part = if i == 0 && !text_to_value {
             None
         } else if masked {
             (i > 1 || (i == 1 && text_to_value)).then_some(0..tokens.turn_start.len())
         } else {
             Some(skip..body.len())
         };
-        let start = text.len();
-        if let Some(span) = span.filter(|s| !s.is_empty()) {
-            trained.push(start + span.start..start + span.end);
+        let start = span.turn.start;
+        if let Some(part) = trained_part.filter(|s| !s.is_empty()) {
+            trained.push(start + part.start..start + part.end);
         }
-        text.push_str(&body);
     }
-    if turns.last().is_some_and(|m| !conv.is_masked(m.role)) {
-        trained.push(text.len()..text.len() + tokens.turn_start.len());
-        text.push_str(tokens.turn_start);
-    }
-    Ok(Rendered { text, trained })
+    trained.extend(layout.closing);
+    Ok(Rendered {
+        text: layout.text,
+        trained,
+    })
 }
 
 #[cfg(test)]

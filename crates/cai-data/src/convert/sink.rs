@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::source::HfMessages;
 use super::trl::{TrlRecord, to_trl};
 use super::{ConvertOptions, ConvertReport, Format, Item};
 use crate::error::{Error, Result};
 use crate::hh;
 use crate::jsonl::{AtomicJsonl, JsonStyle};
-use crate::records::{ChatSample, Message, PreferenceRecord, RedTeamPrompt, TextLine};
+use crate::records::{ChatSample, HfMessages, Message, PreferenceRecord, RedTeamPrompt, TextLine};
 
 /// A destination for converted items.
 pub(crate) trait Sink {
@@ -104,10 +103,10 @@ impl LineSink {
             Format::NemoChat => Line::Chat(item.into_chat(&self.source)?),
             Format::HfMessages => {
                 let chat = item.into_chat(&self.source)?;
-                let messages = chat
-                    .to_messages()
-                    .map_err(|_| "unknown role in conversation")?;
-                Line::Messages(HfMessages { messages })
+                Line::Messages(
+                    HfMessages::from_chat_sample(&chat)
+                        .map_err(|_| "unknown role in conversation")?,
+                )
             }
             Format::NemoRm => unreachable!("NeMo RM output has its own sink"),
         };

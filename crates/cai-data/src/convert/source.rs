@@ -9,7 +9,7 @@ use super::{ConvertOptions, ConvertReport, Format, Item};
 use crate::error::{Error, Result};
 use crate::hh::{self, HhPair, RedTeamAttempt};
 use crate::jsonl::{ReadOptions, read_records};
-use crate::records::{ChatSample, Message, PreferenceRecord, RedTeamPrompt, Role, TextLine};
+use crate::records::{ChatSample, HfMessages, PreferenceRecord, RedTeamPrompt, Role, TextLine};
 use crate::template::PromptTemplate;
 
 /// Callback receiving each item with its id (the record's own or `{source}-{index}`).
@@ -186,13 +186,6 @@ pub(crate) fn for_each(
             Ok(())
         }
     }
-}
-
-/// `{"messages": [...]}` lines.
-#[derive(serde::Deserialize, serde::Serialize)]
-pub(crate) struct HfMessages {
-    /// The conversation.
-    pub messages: Vec<Message>,
 }
 
 /// The comparisons file of a NeMo RM directory (or the file itself).
