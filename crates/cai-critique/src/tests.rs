@@ -57,15 +57,7 @@ impl Generator for Fake {
                 let Prompt::Chat(messages) = &r.prompt else {
                     panic!("the stage sends chats only")
                 };
-                Generation {
-                    text: format!(" {} \n", (self.reply)(messages)),
-                    token_ids: Vec::new(),
-                    logprobs: Vec::new(),
-                    sampling_logprobs: Vec::new(),
-                    finish_reason: FinishReason::Eos,
-                    stop_string: None,
-                    prompt_tokens: 0,
-                }
+                Generation::from_text(format!(" {} \n", (self.reply)(messages)), FinishReason::Eos)
             })
             .collect())
     }

@@ -4,20 +4,9 @@
 use std::path::Path;
 
 use cai_eval::{EvalConfig, NamedModel};
+use cai_model::testing::write_tiny_model;
 use cai_model::{LoadOptions, LoadedModel, ModelSpec, ScalarHead};
 use serde_json::{Value, json};
-
-fn write_tiny_model(dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = root.join("cai-model/tests/fixtures/tiny-mistral");
-    for file in ["config.json", "model.safetensors"] {
-        std::fs::copy(src.join(file), dir.join(file)).unwrap();
-    }
-    let tokenizer = root.join("cai-sft/tests/fixtures/byte-tokenizer.json");
-    std::fs::copy(tokenizer, dir.join("tokenizer.json")).unwrap();
-    let tok_cfg = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
-    std::fs::write(dir.join("tokenizer_config.json"), tok_cfg.to_string()).unwrap();
-}
 
 fn prompts(path: &Path, texts: &[&str]) {
     let lines: Vec<String> = texts
@@ -49,7 +38,7 @@ fn every_model_gets_rates_scores_and_reused_answers() {
     let work = tempfile::tempdir().unwrap();
     let tiny = work.path().join("tiny");
     std::fs::create_dir_all(&tiny).unwrap();
-    write_tiny_model(&tiny);
+    write_tiny_model(&tiny, "</s>");
     let opts = LoadOptions {
         chat_template: Some("mistral".into()),
         ..LoadOptions::default()

@@ -25,6 +25,8 @@ pub mod model;
 pub mod save;
 pub mod scoring;
 pub mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokenizer;
 pub mod weights;
 

@@ -4,35 +4,11 @@
 //! LoRA validates and saves a loadable merged policy, and bad input fails before any rollout.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
+use cai_model::testing::{tiny_model_dir, write_tiny_model};
 use cai_model::{LoadOptions, LoadedModel, ModelSpec};
 use cai_ppo::{PpoConfig, PpoError};
 use serde_json::{Value, json};
-
-/// The tiny Mistral of cai-model's fixtures with cai-sft's byte-level tokenizer, created once.
-fn tiny_model_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        write_tiny_model(dir.path(), "</s>");
-        dir
-    })
-    .path()
-}
-
-/// Writes the tiny model to `dir`, its tokenizer ending sequences with `eos`.
-fn write_tiny_model(dir: &Path, eos: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let src = root.join("cai-model/tests/fixtures/tiny-mistral");
-    for file in ["config.json", "model.safetensors"] {
-        std::fs::copy(src.join(file), dir.join(file)).unwrap();
-    }
-    let tokenizer = root.join("cai-sft/tests/fixtures/byte-tokenizer.json");
-    std::fs::copy(tokenizer, dir.join("tokenizer.json")).unwrap();
-    let tok_cfg = json!({"bos_token": "<s>", "eos_token": eos, "add_bos_token": true});
-    std::fs::write(dir.join("tokenizer_config.json"), tok_cfg.to_string()).unwrap();
-}
 
 fn write_prompts(path: &Path, n: usize) {
     let lines: Vec<String> = (0..n)

@@ -11,11 +11,12 @@
 //!
 //! Everything within 1e-5.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use cai_model::burn::tensor::{DType, Device, Tensor};
+use cai_model::burn::tensor::{Device, Tensor};
 use cai_model::model::rope::RopeTables;
-use cai_model::weights::{SafetensorsWeights, WeightTensor};
+use cai_model::testing::{doubles, floats, ids, tiny_config, tiny_lm, transpose, values};
+use cai_model::weights::WeightTensor;
 use cai_model::{CausalLm, ModelConfig, RewardModel, ScalarHead};
 use cai_ppo::experience::Experience;
 use cai_ppo::kl::{KlEstimator, KlPlacement};
@@ -28,55 +29,13 @@ use serde_json::Value;
 const PAD: u32 = 0;
 const TOLERANCE: f32 = 1e-5;
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    doubles(v).into_iter().map(|x| x as f32).collect()
-}
-
-fn doubles(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
 fn number(v: &Value) -> f32 {
     v.as_f64().unwrap() as f32
 }
 
 /// Asserts `ours` and `want` agree within [`TOLERANCE`]; prints the largest difference.
 fn assert_close(name: &str, ours: &[f32], want: &[f32]) {
-    assert_eq!(ours.len(), want.len(), "{name}: length");
-    let worst = ours
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    eprintln!("{name}: max |diff| {worst:.3e}");
-    assert!(worst < TOLERANCE, "{name}: max |diff| {worst}");
-}
-
-/// A row-major `[rows, cols]` matrix transposed.
-fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; data.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
-        }
-    }
-    out
+    cai_model::testing::assert_close(name, ours, want, TOLERANCE);
 }
 
 /// Cuts a flat per-token vector into one vector per sample.
@@ -92,7 +51,6 @@ fn split<T: Copy>(flat: &[T], lens: &[usize]) -> Vec<Vec<T>> {
 
 struct Fixture {
     reference: Value,
-    dir: PathBuf,
     cfg: ModelConfig,
     device: Device,
     rope: RopeTables,
@@ -107,8 +65,7 @@ impl Fixture {
             &std::fs::read_to_string(root.join("tests/fixtures/ppo_reference.json")).unwrap(),
         )
         .unwrap();
-        let dir = root.join("../cai-model/tests/fixtures/tiny-mistral");
-        let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
+        let cfg = tiny_config();
         let device = Device::flex().autodiff();
         let rope = RopeTables::new(cfg.head_dim, cfg.rope_theta, 64, &device);
         let samples: Vec<Sample> = reference["samples"]
@@ -128,7 +85,6 @@ impl Fixture {
         let lens = samples.iter().map(|s| s.response.len()).collect();
         Self {
             reference,
-            dir,
             cfg,
             device,
             rope,
@@ -138,8 +94,7 @@ impl Fixture {
     }
 
     fn lm(&self) -> CausalLm {
-        let weights = SafetensorsWeights::open(&self.dir).unwrap();
-        CausalLm::from_weights(&self.cfg, &weights, &self.device, DType::F32).unwrap()
+        tiny_lm(&self.cfg, &self.device)
     }
 
     /// An experience of the samples with the given per-token fields (the rest, unused by the

@@ -6,72 +6,28 @@
 
 use std::path::Path;
 
-use cai_model::burn::tensor::{DType, Device, Tensor};
+use cai_model::ScalarHead;
+use cai_model::burn::tensor::{Device, Tensor};
 use cai_model::model::rope::RopeTables;
-use cai_model::weights::{SafetensorsWeights, WeightTensor};
-use cai_model::{CausalLm, ModelConfig, ScalarHead};
+use cai_model::testing::{floats, ids, tiny_config, tiny_lm, transpose, values};
+use cai_model::weights::WeightTensor;
 use cai_rm::RewardModel;
 use cai_rm::loss::{LossSettings, bradley_terry};
 use serde_json::Value;
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn assert_close(name: &str, ours: &[f32], want: &[f32]) {
-    assert_eq!(ours.len(), want.len(), "{name}: length");
-    let worst = ours
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    assert!(worst < 1e-5, "{name}: max |diff| {worst}");
-}
-
-/// A row-major `[rows, cols]` matrix transposed.
-fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; data.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
-        }
-    }
-    out
-}
-
 #[test]
 fn one_step_matches_transformers() {
+    let assert_close = |name: &str, ours: &[f32], want: &[f32]| {
+        cai_model::testing::assert_close(name, ours, want, 1e-5)
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("tests/fixtures/bt_reference.json")).unwrap(),
     )
     .unwrap();
-    let dir = root.join("../cai-model/tests/fixtures/tiny-mistral");
-    let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
+    let cfg = tiny_config();
     let device = Device::flex().autodiff();
-    let lm = CausalLm::from_weights(
-        &cfg,
-        &SafetensorsWeights::open(&dir).unwrap(),
-        &device,
-        DType::F32,
-    )
-    .unwrap();
+    let lm = tiny_lm(&cfg, &device);
     let weight = WeightTensor {
         shape: vec![1, cfg.hidden_size],
         data: floats(&reference["score_weight"]),

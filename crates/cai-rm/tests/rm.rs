@@ -2,34 +2,11 @@
 //! writes every output, resumes exactly, trains LoRA, scores in order, and names bad input.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use cai_model::LoadOptions;
+use cai_model::testing::{safetensors_values, tiny_model_dir, weight_diff};
 use cai_rm::{RmConfig, RmError, Scorer};
 use serde_json::{Value, json};
-
-/// The tiny Mistral of cai-model's fixtures with cai-sft's byte-level tokenizer, created once.
-fn tiny_model_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let src = root.join("cai-model/tests/fixtures/tiny-mistral");
-        for file in ["config.json", "model.safetensors"] {
-            std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
-        }
-        let tokenizer = root.join("cai-sft/tests/fixtures/byte-tokenizer.json");
-        std::fs::copy(tokenizer, dir.path().join("tokenizer.json")).unwrap();
-        let tok_cfg = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
-        std::fs::write(
-            dir.path().join("tokenizer_config.json"),
-            tok_cfg.to_string(),
-        )
-        .unwrap();
-        dir
-    })
-    .path()
-}
 
 fn write_lines(path: &Path, lines: &[Value]) {
     let text: Vec<String> = lines.iter().map(Value::to_string).collect();
@@ -82,39 +59,6 @@ fn config(work: &Path, out: &str, extra: Value) -> RmConfig {
         overrides[k] = v.clone();
     }
     RmConfig::load(None, overrides).unwrap()
-}
-
-fn safetensors_values(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, values)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn max_weight_diff(a: &Path, b: &Path) -> f32 {
-    safetensors_values(a)
-        .iter()
-        .zip(safetensors_values(b))
-        .flat_map(|((na, va), (nb, vb))| {
-            assert_eq!(na, &nb);
-            va.iter()
-                .zip(vb)
-                .map(|(x, y)| (x - y).abs())
-                .collect::<Vec<_>>()
-        })
-        .fold(0.0, f32::max)
 }
 
 /// burn's device generator is process-wide: the tests that initialise heads take turns.
@@ -228,7 +172,7 @@ fn a_split_run_resumes_to_the_weights_of_a_straight_one() {
         json!({"max_steps": 6, "resume": true}),
     ))
     .unwrap();
-    let diff = max_weight_diff(
+    let diff = weight_diff(
         &work.path().join("straight/model"),
         &work.path().join("split/model"),
     );

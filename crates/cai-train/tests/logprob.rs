@@ -3,24 +3,16 @@
 //! weights, a temperature and chunks smaller than the rows, on the tiny untied Mistral and with
 //! its head tied.
 
+use cai_model::CausalLm;
 use cai_model::burn::module::{Module, ModuleVisitor, Param};
 use cai_model::burn::optim::GradientsParams;
-use cai_model::burn::tensor::{DType, Device, Tensor, TensorData};
-use cai_model::weights::SafetensorsWeights;
-use cai_model::{CausalLm, ModelConfig};
+use cai_model::burn::tensor::{Device, Tensor, TensorData};
+use cai_model::testing::{max_abs_diff, tiny_config, tiny_lm, values};
 use cai_train::logprob::reference_weighted_nll;
 use cai_train::{LogprobOptions, token_logprobs, weighted_token_nll};
 
 fn tiny(device: &Device) -> CausalLm {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cai-model/tests/fixtures/tiny-mistral");
-    let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
-    let weights = SafetensorsWeights::open(&dir).unwrap();
-    CausalLm::from_weights(&cfg, &weights, device, DType::F32).unwrap()
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
+    tiny_lm(&tiny_config(), device)
 }
 
 /// Every parameter's gradient, in visiting order (`None` where it has none).
@@ -45,14 +37,6 @@ fn grads(
     let mut collect = Collect(&params, Vec::new());
     lm.visit(&mut collect);
     (value, dh, collect.1)
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -91,12 +75,12 @@ fn weighted_tempered_chunked_nll_matches_autodiff() {
             );
             let case = format!("tied {tied}, T {temperature}");
             assert!((v1 - v2).abs() < 1e-5, "{case}: loss {v1} vs {v2}");
-            assert!(max_diff(&dh1, &dh2) < 1e-5, "{case}: row gradients");
+            assert!(max_abs_diff(&dh1, &dh2) < 1e-5, "{case}: row gradients");
             let mut compared = 0;
             for (a, b) in p1.iter().zip(&p2) {
                 match (a, b) {
                     (Some(a), Some(b)) => {
-                        assert!(max_diff(a, b) < 1e-5, "{case}: head gradient");
+                        assert!(max_abs_diff(a, b) < 1e-5, "{case}: head gradient");
                         compared += 1;
                     }
                     (None, None) => {}

@@ -2,24 +2,12 @@
 //! plain weight-space adapter everywhere else.
 
 use cai_model::burn::module::Module;
-use cai_model::burn::tensor::{DType, Tensor};
+use cai_model::burn::tensor::Tensor;
 use cai_model::device::default_device;
 use cai_model::model::rope::RopeTables;
-use cai_model::weights::SafetensorsWeights;
-use cai_model::{CausalLm, ModelConfig, TokenBatch};
+use cai_model::testing::{max_abs_diff, tiny_config, tiny_lm, values};
+use cai_model::{CausalLm, TokenBatch};
 use cai_train::LoraSettings;
-
-/// A fixture of the model core's tests.
-fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cai-model/tests/fixtures")
-        .join(name)
-}
-
-/// Row-major f32 values of a tensor.
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
-}
 
 /// burn's device generator is process-wide, so the tests that depend on its sequence take turns.
 static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -38,11 +26,8 @@ fn settings(dropout: f64) -> LoraSettings {
 /// The tiny model on the autodiff device with adapters whose `B` factors are non-zero (a fresh
 /// adapter has `B = 0`, which would hide the dropout).
 fn adapted(dropout: f64) -> (CausalLm, RopeTables) {
-    let dir = fixture("tiny-mistral");
-    let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
     let device = default_device().autodiff();
-    let weights = SafetensorsWeights::open(&dir).unwrap();
-    let lm = CausalLm::from_weights(&cfg, &weights, &device, DType::F32).unwrap();
+    let lm = tiny_lm(&tiny_config(), &device);
     device.seed(7);
     let lm = settings(dropout).apply(lm).unwrap();
     let lm = lm.map(&mut FillB);
@@ -50,7 +35,7 @@ fn adapted(dropout: f64) -> (CausalLm, RopeTables) {
 }
 
 fn rope(device: &cai_model::burn::tensor::Device) -> RopeTables {
-    let cfg = ModelConfig::from_hf_file(&fixture("tiny-mistral").join("config.json")).unwrap();
+    let cfg = tiny_config();
     RopeTables::new(cfg.head_dim, cfg.rope_theta, 64, device)
 }
 
@@ -75,13 +60,6 @@ fn logits(lm: &CausalLm, rope: &RopeTables) -> Vec<f32> {
     values(lm.forward(&batch, rope, None))
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn dropout_acts_only_while_training_and_repeats_under_a_seed() {
     let _turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
@@ -97,13 +75,13 @@ fn dropout_acts_only_while_training_and_repeats_under_a_seed() {
     let other_step = logits(&with_dropout, &tables);
     let plain = logits(&without, &tables);
 
-    assert_eq!(max_diff(&first, &again), 0.0, "same seed, same masks");
+    assert_eq!(max_abs_diff(&first, &again), 0.0, "same seed, same masks");
     assert!(
-        max_diff(&first, &other_step) > 1e-4,
+        max_abs_diff(&first, &other_step) > 1e-4,
         "another step draws other masks"
     );
     assert!(
-        max_diff(&first, &plain) > 1e-4,
+        max_abs_diff(&first, &plain) > 1e-4,
         "dropout changes the training forward"
     );
 
@@ -112,8 +90,8 @@ fn dropout_acts_only_while_training_and_repeats_under_a_seed() {
     let inference = logits(&with_dropout.valid(), &inner);
     let merged = logits(&LoraSettings::merge(with_dropout).valid(), &inner);
     let plain_inference = logits(&without.valid(), &inner);
-    assert!(max_diff(&inference, &plain_inference) < 1e-5);
-    assert!(max_diff(&merged, &plain_inference) < 1e-4);
+    assert!(max_abs_diff(&inference, &plain_inference) < 1e-5);
+    assert!(max_abs_diff(&merged, &plain_inference) < 1e-4);
 }
 
 #[test]

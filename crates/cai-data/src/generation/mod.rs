@@ -70,6 +70,22 @@ pub struct Generation {
     pub prompt_tokens: usize,
 }
 
+impl Generation {
+    /// A generation known by its text alone (a scripted generator in tests, a reply that reports
+    /// nothing else): no token ids or log-probs, no end string, no prompt tokens.
+    pub fn from_text(text: impl Into<String>, finish_reason: FinishReason) -> Self {
+        Self {
+            text: text.into(),
+            token_ids: Vec::new(),
+            logprobs: Vec::new(),
+            sampling_logprobs: Vec::new(),
+            finish_reason,
+            stop_string: None,
+            prompt_tokens: 0,
+        }
+    }
+}
+
 /// New final text of one request, for streaming.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamDelta {

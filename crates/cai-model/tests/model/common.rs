@@ -1,13 +1,15 @@
-//! Shared helpers: fixture paths, the shared SmolLM2 instance, golden tensors, greedy decoding.
+//! Shared helpers: fixture paths, the shared SmolLM2 instance, golden tensors, greedy decoding;
+//! the numeric ones are `cai_model::testing`'s.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cai_model::burn::tensor::{DType, Tensor};
 use cai_model::model::rope::RopeTables;
 use cai_model::{CausalLm, Engine, LoadOptions, LoadedModel, ModelSpec, TokenBatch};
 use safetensors::SafeTensors;
 use serde_json::Value;
+
+pub use cai_model::testing::{ids, values};
 
 /// A file under `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -54,11 +56,6 @@ pub fn smollm2() -> &'static LoadedModel {
     engine().model()
 }
 
-/// Row-major f32 values of a tensor.
-pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
-}
-
 /// Largest absolute difference.
 pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
@@ -66,15 +63,6 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
         .zip(b)
         .map(|(x, y)| (*x as f64 - y).abs())
         .fold(0.0, f64::max)
-}
-
-/// Ids of a JSON array.
-pub fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 /// Greedy decoding with the KV cache for exactly `n` new tokens (no stop); also returns each

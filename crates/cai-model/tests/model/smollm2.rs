@@ -1,5 +1,6 @@
 //! SmolLM2-135M-Instruct (Q4_1 GGUF) against transformers 5.23 on the same file.
 
+use cai_model::testing::trained_labels;
 use cai_model::{Message, TokenBatch, masked_mean_nll};
 use serde_json::Value;
 
@@ -139,13 +140,7 @@ fn assistant_only_mask_and_loss_match_transformers() {
     let case = &json_fixture("smollm2.json")["cases"]["chat_redteam_lockpick_sft"];
     let enc = model.encode_chat_with_mask(&messages(case)).unwrap();
     assert_eq!(enc.ids, ids(&case["ids"]));
-    let want_mask: Vec<bool> = case["sft"]["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_i64().unwrap() != -100)
-        .collect();
-    assert_eq!(enc.assistant_mask, want_mask);
+    assert_eq!(enc.assistant_mask, trained_labels(case));
     let lp = model
         .token_logprobs(std::slice::from_ref(&enc.ids))
         .unwrap()

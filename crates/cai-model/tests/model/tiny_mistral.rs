@@ -2,10 +2,9 @@
 
 use std::sync::OnceLock;
 
-use cai_model::burn::tensor::DType;
 use cai_model::device::default_device;
 use cai_model::model::rope::RopeTables;
-use cai_model::weights::SafetensorsWeights;
+use cai_model::testing::{tiny_config, tiny_lm};
 use cai_model::{CausalLm, ModelConfig, TokenBatch};
 use serde_json::Value;
 
@@ -16,11 +15,9 @@ const LOGITS: &str = "tiny_mistral_logits.safetensors";
 fn tiny() -> &'static (ModelConfig, CausalLm, RopeTables) {
     static TINY: OnceLock<(ModelConfig, CausalLm, RopeTables)> = OnceLock::new();
     TINY.get_or_init(|| {
-        let dir = fixture("tiny-mistral");
-        let cfg = ModelConfig::from_hf_file(&dir.join("config.json")).unwrap();
-        let weights = SafetensorsWeights::open(&dir).unwrap();
+        let cfg = tiny_config();
         let device = default_device();
-        let lm = CausalLm::from_weights(&cfg, &weights, &device, DType::F32).unwrap();
+        let lm = tiny_lm(&cfg, &device);
         let rope = RopeTables::new(
             cfg.head_dim,
             cfg.rope_theta,

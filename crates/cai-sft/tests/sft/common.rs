@@ -1,48 +1,14 @@
-//! Shared helpers: a tiny Mistral directory with a byte-level tokenizer, chat data files, configs.
+//! Shared helpers: chat data files, configs, metrics; the tiny model and the numeric helpers are
+//! `cai_model::testing`'s.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
-use cai_model::burn::tensor::{DType, Device, Tensor};
-use cai_model::{LoadOptions, LoadedModel, ModelSpec};
 use cai_sft::SftConfig;
 use serde_json::json;
 
-/// A directory holding the tiny random Mistral of `cai-model`'s fixtures plus a byte-level
-/// tokenizer (`<unk>`, `<s>`, `</s>`, then the 256 bytes), created once per test binary.
-pub fn tiny_model_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let src =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../cai-model/tests/fixtures/tiny-mistral");
-        for file in ["config.json", "model.safetensors"] {
-            std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
-        }
-        let tokenizer =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/byte-tokenizer.json");
-        std::fs::copy(tokenizer, dir.path().join("tokenizer.json")).unwrap();
-        let tok_cfg = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
-        std::fs::write(
-            dir.path().join("tokenizer_config.json"),
-            tok_cfg.to_string(),
-        )
-        .unwrap();
-        dir
-    })
-    .path()
-}
-
-/// The tiny model with the given built-in chat template, on `device`.
-pub fn tiny_model(template: &str, device: Device) -> LoadedModel {
-    let spec = ModelSpec::parse(tiny_model_dir().to_str().unwrap()).unwrap();
-    let opts = LoadOptions {
-        device,
-        dtype: DType::F32,
-        chat_template: Some(template.into()),
-    };
-    LoadedModel::load(&spec, &opts).unwrap()
-}
+pub use cai_model::testing::{
+    max_abs_diff, safetensors_values, tiny_model, tiny_model_dir, values, weight_diff,
+};
 
 /// Eight short arithmetic conversations in NeMo chat format.
 pub fn write_chat_file(path: &Path) {
@@ -122,53 +88,6 @@ pub fn config_from_flags<S: AsRef<str>>(args: &[S]) -> SftConfig {
         overrides.insert(key, value);
     }
     SftConfig::load(None, overrides.into()).unwrap()
-}
-
-/// Row-major f32 values of a tensor.
-pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap()
-}
-
-/// Largest absolute difference.
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-/// Every tensor of a `model.safetensors`, by name, as f32.
-pub fn safetensors_values(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let data = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, data)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// Largest difference between the weights of two HF model directories.
-pub fn weight_diff(a: &Path, b: &Path) -> f32 {
-    let (a, b) = (safetensors_values(a), safetensors_values(b));
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(&b)
-        .map(|((na, va), (nb, vb))| {
-            assert_eq!(na, nb);
-            max_abs_diff(va, vb)
-        })
-        .fold(0.0, f32::max)
 }
 
 /// The parsed lines of a run's `metrics.jsonl`.

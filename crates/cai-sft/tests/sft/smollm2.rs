@@ -2,21 +2,12 @@
 
 use std::sync::OnceLock;
 
+use cai_model::testing::{smollm2_case, trained_labels};
 use cai_model::{LoadOptions, LoadedModel, Message, ModelSpec};
 use cai_sft::batches::{MicroBatch, Row};
 use cai_sft::conversation::Conversation;
 use cai_sft::encode::encode;
 use cai_sft::loss::mean_target_nll;
-use serde_json::Value;
-
-fn golden_case() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../cai-model/tests/fixtures/smollm2.json"
-    );
-    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    all["cases"]["chat_redteam_lockpick_sft"].clone()
-}
 
 fn smollm2() -> &'static LoadedModel {
     static MODEL: OnceLock<LoadedModel> = OnceLock::new();
@@ -25,7 +16,7 @@ fn smollm2() -> &'static LoadedModel {
 
 #[test]
 fn golden_case_mask_and_loss_match_transformers() {
-    let case = golden_case();
+    let case = smollm2_case("chat_redteam_lockpick_sft");
     let messages: Vec<Message> = serde_json::from_value(case["messages"].clone()).unwrap();
     let conv = Conversation {
         messages,
@@ -36,13 +27,7 @@ fn golden_case_mask_and_loss_match_transformers() {
     let example = encode(model, &conv).unwrap();
     let want_ids: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
     assert_eq!(example.ids, want_ids);
-    let want_mask: Vec<bool> = case["sft"]["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_i64().unwrap() != -100)
-        .collect();
-    assert_eq!(example.trained, want_mask);
+    assert_eq!(example.trained, trained_labels(&case));
     let row = Row {
         examples: vec![example],
     };
