@@ -11,6 +11,7 @@ mod serve {
     pub mod common;
     pub mod exposure;
     pub mod hygiene;
+    pub mod judge;
     pub mod limits;
     pub mod load;
     pub mod nemo;
