@@ -9,6 +9,8 @@ use crate::error::{ModelError, Result};
 
 pub use cai_data::{Message, Role};
 
+pub mod limits;
+
 /// Mistral-Instruct `[INST]` format; a system message is prepended to the first user turn.
 const MISTRAL: &str = "{{ bos_token }}\
 {%- if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}{% set turns = messages[1:] %}\
@@ -61,6 +63,7 @@ impl ChatTemplate {
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
+        env.set_fuel(Some(limits::TEMPLATE_FUEL));
         env.add_template_owned("chat", source.to_string())
             .map_err(|e| ModelError::Template {
                 origin: origin.to_string(),
@@ -118,17 +121,27 @@ impl ChatTemplate {
         self.source == NEMO
     }
 
-    /// Renders `messages` with minijinja, whatever the source.
+    /// Renders `messages` with minijinja, whatever the source. Fails once the template runs out
+    /// of fuel ([`limits::TEMPLATE_FUEL`]) or writes more than [`limits::output_limit`] bytes.
     fn render_jinja(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
         let template = self.env.get_template("chat").map_err(|e| self.err(e))?;
-        template
-            .render(context! {
+        let mut out = limits::Bounded::new(limits::output_limit(messages));
+        let rendered = template.render_captured_to(
+            context! {
                 messages => messages,
                 add_generation_prompt => add_generation_prompt,
                 bos_token => self.bos_token,
                 eos_token => self.eos_token,
-            })
-            .map_err(|e| self.err(e))
+            },
+            &mut out,
+        );
+        match rendered {
+            Ok(_) => Ok(out.into_string()),
+            Err(e) => Err(ModelError::Template {
+                origin: self.origin.clone(),
+                reason: out.explain(&e),
+            }),
+        }
     }
 
     fn err(&self, e: JinjaError) -> ModelError {

@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 
 use crate::error::{ModelError, Result};
 
+pub mod limits;
+
+use limits::{at_most, positive, token_id};
+
 /// Decoder family; both share one implementation, Mistral adds the sliding window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Architecture {
@@ -133,33 +137,35 @@ pub struct HfConfig {
     pub mlp_bias: Option<bool>,
 }
 
-fn ids_of(value: &Option<Value>) -> Vec<u32> {
-    match value {
-        Some(Value::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_u64().map(|v| v as u32))
-            .collect(),
+/// The non-negative integer ids of a token-id field (a number or an array; others are ignored),
+/// each checked against the `vocab`-row embedding.
+fn ids_of(value: &Option<Value>, path: &Path, field: &str, vocab: usize) -> Result<Vec<u32>> {
+    let ids: Vec<u64> = match value {
+        Some(Value::Number(n)) => n.as_u64().into_iter().collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_u64).collect(),
         _ => Vec::new(),
-    }
+    };
+    ids.into_iter()
+        .map(|id| token_id(path, field, id, vocab))
+        .collect()
 }
 
 impl ModelConfig {
     /// Reads and resolves a Hugging Face `config.json`.
     pub fn from_hf_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let hf: HfConfig = serde_json::from_str(&text).map_err(|source| ModelError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let hf: HfConfig =
+            serde_json::from_str(&text).map_err(|e| ModelError::json(path.to_path_buf(), e))?;
         Self::from_hf(&hf, path)
     }
 
     /// Resolves a parsed [`HfConfig`]; `path` is only used in error messages.
     pub fn from_hf(hf: &HfConfig, path: &Path) -> Result<Self> {
-        let need = |v: Option<usize>, field: &str| {
-            v.filter(|&v| v > 0)
-                .ok_or_else(|| ModelError::config(path, field, "missing or zero"))
+        let need = |v: Option<usize>, field: &str, max: usize| {
+            let v = v
+                .filter(|&v| v > 0)
+                .ok_or_else(|| ModelError::config(path, field, "missing or zero"))?;
+            at_most(path, field, v, max)
         };
         let class = hf
             .architectures
@@ -207,8 +213,12 @@ impl ModelConfig {
                 format!("RoPE scaling {scaling} is not supported"),
             ));
         }
-        let hidden_size = need(hf.hidden_size, "hidden_size")?;
-        let num_attention_heads = need(hf.num_attention_heads, "num_attention_heads")?;
+        let hidden_size = need(hf.hidden_size, "hidden_size", limits::MAX_HIDDEN)?;
+        let num_attention_heads = need(
+            hf.num_attention_heads,
+            "num_attention_heads",
+            limits::MAX_HEADS,
+        )?;
         let num_key_value_heads = hf.num_key_value_heads.unwrap_or(num_attention_heads);
         if num_key_value_heads == 0 || num_attention_heads % num_key_value_heads != 0 {
             return Err(ModelError::config(
@@ -221,6 +231,13 @@ impl ModelConfig {
         if head_dim == 0 || !head_dim.is_multiple_of(2) {
             return Err(ModelError::config(path, "head_dim", "must be even and > 0"));
         }
+        let head_dim = at_most(path, "head_dim", head_dim, limits::MAX_HEAD_DIM)?;
+        let vocab_size = need(hf.vocab_size, "vocab_size", limits::MAX_VOCAB)?;
+        let max_position_embeddings = need(
+            Some(hf.max_position_embeddings.unwrap_or(4096)),
+            "max_position_embeddings",
+            limits::MAX_POSITIONS,
+        )?;
         let nested_theta = hf
             .rope_parameters
             .as_ref()
@@ -232,23 +249,32 @@ impl ModelConfig {
             (Architecture::Mistral, _) => hf.sliding_window,
             (Architecture::Llama, _) => None,
         };
+        let ids = |value: &Option<Value>, field: &str| ids_of(value, path, field, vocab_size);
         Ok(Self {
             architecture,
             hidden_size,
-            intermediate_size: need(hf.intermediate_size, "intermediate_size")?,
-            num_hidden_layers: need(hf.num_hidden_layers, "num_hidden_layers")?,
+            intermediate_size: need(
+                hf.intermediate_size,
+                "intermediate_size",
+                limits::MAX_INTERMEDIATE,
+            )?,
+            num_hidden_layers: need(
+                hf.num_hidden_layers,
+                "num_hidden_layers",
+                limits::MAX_LAYERS,
+            )?,
             num_attention_heads,
             num_key_value_heads,
             head_dim,
-            rms_norm_eps: hf.rms_norm_eps.unwrap_or(1e-6),
-            rope_theta,
-            max_position_embeddings: hf.max_position_embeddings.unwrap_or(4096),
+            rms_norm_eps: positive(path, "rms_norm_eps", hf.rms_norm_eps.unwrap_or(1e-6))?,
+            rope_theta: positive(path, "rope_theta", rope_theta)?,
+            max_position_embeddings,
             sliding_window,
             tie_word_embeddings: hf.tie_word_embeddings.unwrap_or(false),
-            vocab_size: need(hf.vocab_size, "vocab_size")?,
-            bos_token_id: ids_of(&hf.bos_token_id).first().copied(),
-            eos_token_ids: ids_of(&hf.eos_token_id),
-            pad_token_id: ids_of(&hf.pad_token_id).first().copied(),
+            vocab_size,
+            bos_token_id: ids(&hf.bos_token_id, "bos_token_id")?.first().copied(),
+            eos_token_ids: ids(&hf.eos_token_id, "eos_token_id")?,
+            pad_token_id: ids(&hf.pad_token_id, "pad_token_id")?.first().copied(),
         })
     }
 
@@ -270,17 +296,21 @@ impl ModelConfig {
             }
         };
         let key = |k: &str| format!("{arch}.{k}");
-        let need = |k: &str| {
-            file.u64(&key(k))
+        let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let bounded = |k: &str, v: u64, max: usize| at_most(path, &key(k), size(v), max);
+        let need = |k: &str, max: usize| {
+            let v = file
+                .u64(&key(k))
                 .filter(|&v| v > 0)
-                .map(|v| v as usize)
-                .ok_or_else(|| ModelError::config(path, key(k), "missing or zero"))
+                .ok_or_else(|| ModelError::config(path, key(k), "missing or zero"))?;
+            bounded(k, v, max)
         };
-        let hidden_size = need("embedding_length")?;
-        let num_attention_heads = need("attention.head_count")?;
-        let num_key_value_heads = file
-            .u64(&key("attention.head_count_kv"))
-            .map_or(num_attention_heads, |v| v as usize);
+        let hidden_size = need("embedding_length", limits::MAX_HIDDEN)?;
+        let num_attention_heads = need("attention.head_count", limits::MAX_HEADS)?;
+        let num_key_value_heads = match file.u64(&key("attention.head_count_kv")) {
+            Some(v) => bounded("attention.head_count_kv", v, limits::MAX_HEADS)?,
+            None => num_attention_heads,
+        };
         if num_key_value_heads == 0 || num_attention_heads % num_key_value_heads != 0 {
             return Err(ModelError::config(
                 path,
@@ -291,43 +321,73 @@ impl ModelConfig {
         let head_dim = file
             .u64(&key("attention.key_length"))
             .or_else(|| file.u64(&key("rope.dimension_count")))
-            .map_or(hidden_size / num_attention_heads, |v| v as usize);
+            .map_or(hidden_size / num_attention_heads, size);
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            return Err(ModelError::config(
+                path,
+                key("attention.key_length"),
+                format!("head width {head_dim} must be even and > 0"),
+            ));
+        }
+        let head_dim = at_most(
+            path,
+            &key("attention.key_length"),
+            head_dim,
+            limits::MAX_HEAD_DIM,
+        )?;
         let vocab_size = file
             .u64(&key("vocab_size"))
-            .map(|v| v as usize)
+            .map(size)
             .or_else(|| {
                 file.metadata
                     .get("tokenizer.ggml.tokens")
                     .and_then(|t| t.as_array())
                     .map(<[_]>::len)
-            });
-        let id = |k: &str| file.u64(k).map(|v| v as u32);
+            })
+            .filter(|&v| v > 0)
+            .ok_or_else(|| {
+                ModelError::config(path, key("vocab_size"), "missing (and no token list)")
+            })?;
+        let vocab_size = at_most(path, &key("vocab_size"), vocab_size, limits::MAX_VOCAB)?;
+        let id = |k: &str| {
+            file.u64(k)
+                .map(|v| token_id(path, k, v, vocab_size))
+                .transpose()
+        };
+        let max_position_embeddings = match file.u64(&key("context_length")) {
+            Some(0) => return Err(ModelError::config(path, key("context_length"), "zero")),
+            Some(v) => bounded("context_length", v, limits::MAX_POSITIONS)?,
+            None => 4096,
+        };
         Ok(Self {
             architecture,
             hidden_size,
-            intermediate_size: need("feed_forward_length")?,
-            num_hidden_layers: need("block_count")?,
+            intermediate_size: need("feed_forward_length", limits::MAX_INTERMEDIATE)?,
+            num_hidden_layers: need("block_count", limits::MAX_LAYERS)?,
             num_attention_heads,
             num_key_value_heads,
             head_dim,
-            rms_norm_eps: file
-                .f64(&key("attention.layer_norm_rms_epsilon"))
-                .unwrap_or(1e-5),
-            rope_theta: file.f64(&key("rope.freq_base")).unwrap_or(10_000.0),
-            max_position_embeddings: file
-                .u64(&key("context_length"))
-                .map_or(4096, |v| v as usize),
+            rms_norm_eps: positive(
+                path,
+                &key("attention.layer_norm_rms_epsilon"),
+                file.f64(&key("attention.layer_norm_rms_epsilon"))
+                    .unwrap_or(1e-5),
+            )?,
+            rope_theta: positive(
+                path,
+                &key("rope.freq_base"),
+                file.f64(&key("rope.freq_base")).unwrap_or(10_000.0),
+            )?,
+            max_position_embeddings,
             sliding_window: file
                 .u64(&key("attention.sliding_window"))
-                .map(|v| v as usize)
+                .map(size)
                 .filter(|&w| w > 0),
             tie_word_embeddings: file.tensor_info("output.weight").is_none(),
-            vocab_size: vocab_size.ok_or_else(|| {
-                ModelError::config(path, key("vocab_size"), "missing (and no token list)")
-            })?,
-            bos_token_id: id("tokenizer.ggml.bos_token_id"),
-            eos_token_ids: id("tokenizer.ggml.eos_token_id").into_iter().collect(),
-            pad_token_id: id("tokenizer.ggml.padding_token_id"),
+            vocab_size,
+            bos_token_id: id("tokenizer.ggml.bos_token_id")?,
+            eos_token_ids: id("tokenizer.ggml.eos_token_id")?.into_iter().collect(),
+            pad_token_id: id("tokenizer.ggml.padding_token_id")?,
         })
     }
 

@@ -1,4 +1,8 @@
 //! The error type of the model core: every failure names the file (and tensor or field) it concerns.
+//!
+//! An underlying error is written into the message and not also returned by `source()` (the
+//! field is `error`, not `source`), so a report that walks the chain (`anyhow`'s `{:#}`) prints
+//! it once, not twice.
 
 use std::path::PathBuf;
 
@@ -10,20 +14,20 @@ pub type Result<T> = std::result::Result<T, ModelError>;
 #[non_exhaustive]
 pub enum ModelError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message; not the `source()`).
+        error: std::io::Error,
     },
     /// A JSON file (config, tokenizer, chat) is malformed.
-    #[error("{path}: invalid JSON: {source}")]
+    #[error("{path}: invalid JSON: {error}")]
     Json {
         /// The file concerned.
         path: PathBuf,
-        /// The underlying error.
-        source: serde_json::Error,
+        /// The underlying error (part of the message; not the `source()`).
+        error: serde_json::Error,
     },
     /// A configuration field is missing or has an unusable value.
     #[error("{path}: field `{field}`: {reason}")]
@@ -104,10 +108,18 @@ pub enum ModelError {
 
 impl ModelError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
+        }
+    }
+
+    /// A JSON error for `path`.
+    pub fn json(path: impl Into<PathBuf>, error: serde_json::Error) -> Self {
+        Self::Json {
+            path: path.into(),
+            error,
         }
     }
 
@@ -130,5 +142,27 @@ impl ModelError {
             field: field.into(),
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn underlying_errors_are_in_the_message_not_the_source() {
+        // A report that walks the chain (`anyhow`'s `{:#}`) would print them twice otherwise.
+        let io = ModelError::io(
+            "/full/model.safetensors",
+            std::io::Error::from_raw_os_error(28),
+        );
+        assert!(io.source().is_none() && io.to_string().contains("os error 28"));
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let json = ModelError::json("config.json", json);
+        assert!(
+            json.source().is_none() && json.to_string().contains("EOF"),
+            "{json}"
+        );
     }
 }

@@ -67,10 +67,7 @@ pub struct SpecialTokens {
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| ModelError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    serde_json::from_str(&text).map_err(|e| ModelError::json(path.to_path_buf(), e))
 }
 
 /// A special-token entry of `tokenizer_config.json`: a string or `{"content": …}`.
@@ -102,7 +99,7 @@ impl LoadedModel {
         Ok(model)
     }
 
-    fn finish(text: ChatCodec, lm: CausalLm, device: &Device) -> Self {
+    fn finish(text: ChatCodec, lm: CausalLm, device: &Device) -> Result<Self> {
         let ChatCodec {
             config,
             tokenizer,
@@ -110,13 +107,13 @@ impl LoadedModel {
             special_tokens,
             origin,
         } = text;
-        let rope = RopeTables::new(
+        let rope = RopeTables::try_new(
             config.head_dim,
             config.rope_theta,
             config.max_position_embeddings,
             device,
-        );
-        Self {
+        )?;
+        Ok(Self {
             config,
             lm,
             rope,
@@ -124,7 +121,7 @@ impl LoadedModel {
             chat_template,
             special_tokens,
             origin,
-        }
+        })
     }
 
     /// Loads a GGUF file: config and tokenizer from its metadata, weights dequantised.
@@ -137,7 +134,7 @@ impl LoadedModel {
             text.config.num_key_value_heads,
         );
         let lm = CausalLm::from_weights(&text.config, &weights, &opts.device, opts.dtype)?;
-        Ok(Self::finish(text, lm, &opts.device))
+        Self::finish(text, lm, &opts.device)
     }
 
     /// Loads an HF-layout directory.
@@ -145,7 +142,7 @@ impl LoadedModel {
         let text = ChatCodec::from_hf_dir(dir)?;
         let weights = SafetensorsWeights::open(dir)?;
         let lm = CausalLm::from_weights(&text.config, &weights, &opts.device, opts.dtype)?;
-        Ok(Self::finish(text, lm, &opts.device))
+        Self::finish(text, lm, &opts.device)
     }
 
     /// The chat template, or an error saying the model has none.
@@ -211,6 +208,7 @@ impl ChatCodec {
     fn from_gguf(file: &GgufFile, path: &Path) -> Result<Self> {
         let config = ModelConfig::from_gguf(file)?;
         let tokenizer = Tokenizer::from_gguf(file)?;
+        tokenizer.check_fits(config.vocab_size, &path.display().to_string())?;
         let token = |key: &str| {
             file.u64(key)
                 .and_then(|id| tokenizer.id_to_token(id as u32))
@@ -244,12 +242,8 @@ impl ChatCodec {
     /// From an HF-layout directory's `config.json`, `tokenizer.json` and `tokenizer_config.json`.
     fn from_hf_dir(dir: &Path) -> Result<Self> {
         let config_path = dir.join("config.json");
-        let hf: HfConfig = serde_json::from_value(read_json(&config_path)?).map_err(|source| {
-            ModelError::Json {
-                path: config_path.clone(),
-                source,
-            }
-        })?;
+        let hf: HfConfig = serde_json::from_value(read_json(&config_path)?)
+            .map_err(|e| ModelError::json(config_path.clone(), e))?;
         let config = ModelConfig::from_hf(&hf, &config_path)?;
         let tok_cfg_path = dir.join("tokenizer_config.json");
         let tok_cfg = if tok_cfg_path.is_file() {
@@ -274,6 +268,10 @@ impl ChatCodec {
             .unwrap_or(matches!(config.architecture, crate::Architecture::Mistral));
         let tokenizer =
             Tokenizer::from_file(&dir.join("tokenizer.json"), add_bos, config.bos_token_id)?;
+        tokenizer.check_fits(
+            config.vocab_size,
+            &format!("{} vocab_size", config_path.display()),
+        )?;
         let jinja_path = dir.join("chat_template.jinja");
         let template_src = match tok_cfg.get("chat_template").and_then(|v| v.as_str()) {
             Some(src) => Some((src.to_string(), tok_cfg_path.display().to_string())),

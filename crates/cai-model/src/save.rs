@@ -19,10 +19,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|source| ModelError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| ModelError::json(path.to_path_buf(), e))?;
     write_atomic(path, text.as_bytes())
 }
 

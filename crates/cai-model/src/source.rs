@@ -243,21 +243,8 @@ pub fn download_hub(repo: &str, revision: Option<&str>) -> Result<LocalModel> {
     match repo_api.get("model.safetensors.index.json") {
         Ok(index) => {
             let text = std::fs::read_to_string(&index).map_err(|e| ModelError::io(&index, e))?;
-            let json: serde_json::Value =
-                serde_json::from_str(&text).map_err(|source| ModelError::Json {
-                    path: index.clone(),
-                    source,
-                })?;
-            let mut shards: Vec<String> = json["weight_map"]
-                .as_object()
-                .map(|m| {
-                    m.values()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            shards.sort();
-            shards.dedup();
+            // Names are checked before any is requested: none may leave the repository.
+            let shards = crate::weights::index_shards(&index, &text)?;
             for shard in shards {
                 repo_api
                     .get(&shard)

@@ -138,6 +138,21 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// Fails unless every token id (added tokens included) is a row of the model's `vocab`-row
+    /// embedding; `model` names where that size came from. A tokenizer may be smaller than the
+    /// embedding (vocabularies padded to a multiple of 64 are common), never larger.
+    pub fn check_fits(&self, vocab: usize, model: &str) -> Result<()> {
+        let tokens = self.vocab_size();
+        let largest = self.inner.get_vocab(true).into_values().max();
+        match largest {
+            Some(id) if id as usize >= vocab => Err(self.err(format!(
+                "{tokens} tokens with ids up to {id}, but the model ({model}) has a vocabulary \
+                 of {vocab} tokens: token ids must be below {vocab}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the tokenizer as `tokenizer.json`.
     pub fn save(&self, path: &Path) -> Result<()> {
         self.inner.save(path, false).map_err(|e| self.err(e))

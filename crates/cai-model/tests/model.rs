@@ -5,11 +5,15 @@
 mod model {
     pub mod bad_input;
     pub mod common;
+    pub mod crafted;
     pub mod fused;
     pub mod generate;
     pub mod gguf;
+    pub mod hostile;
+    pub mod mutate;
     pub mod save;
     pub mod scalar_head;
     pub mod smollm2;
+    pub mod templates;
     pub mod tiny_mistral;
 }

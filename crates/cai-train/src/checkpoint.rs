@@ -3,7 +3,9 @@
 //!
 //! The stage decides the contents (model in HF layout, adapters, optimizer, its own state file);
 //! this module guarantees that a `ckpt-N` directory is always complete, finds the latest one, and
-//! keeps only the newest few.
+//! keeps only the newest few. A checkpoint is deleted by renaming it to `ckpt-N.trash` first, so a
+//! kill mid-deletion never leaves a half-deleted `ckpt-N`; leftovers of killed runs (`*.tmp`,
+//! `*.trash`) are removed when a run starts ([`CheckpointDir::resume_point`]).
 
 use std::path::{Path, PathBuf};
 
@@ -51,9 +53,10 @@ impl CheckpointDir {
         std::fs::create_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
         write(&tmp)?;
         if done.exists() {
-            std::fs::remove_dir_all(&done).map_err(|e| ModelError::io(&done, e))?;
+            self.delete(step, &done)?;
         }
         std::fs::rename(&tmp, &done).map_err(|e| ModelError::io(&done, e))?;
+        sync_dir(&self.root)?;
         self.prune()?;
         tracing::info!(step, dir = %done.display(), "checkpoint saved");
         Ok(done)
@@ -92,7 +95,11 @@ impl CheckpointDir {
     /// The checkpoint a run starts from: the newest one when `resume`, none for a fresh run. A fresh
     /// run over existing checkpoints is refused, so a run is never silently restarted on top of
     /// another one's files.
+    ///
+    /// Either way it first removes what killed runs leave behind: `ckpt-N.tmp` directories (a
+    /// checkpoint being written) and `ckpt-N.trash` ones (a checkpoint being deleted).
     pub fn resume_point(&self, resume: bool) -> Result<Option<(u64, PathBuf)>> {
+        self.remove_leftovers()?;
         match (resume, self.latest()?) {
             (true, latest) => Ok(latest),
             (false, None) => Ok(None),
@@ -108,11 +115,54 @@ impl CheckpointDir {
             return Ok(());
         };
         let all = self.list()?;
-        for (_, path) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
-            std::fs::remove_dir_all(path).map_err(|e| ModelError::io(path, e))?;
+        for (step, path) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+            self.delete(*step, path)?;
         }
         Ok(())
     }
+
+    /// Deletes the checkpoint of `step` at `path`: renamed out of the `ckpt-N` namespace first
+    /// (one atomic step), then removed.
+    fn delete(&self, step: u64, path: &Path) -> Result<()> {
+        let trash = self.root.join(format!("ckpt-{step}.trash"));
+        if trash.exists() {
+            std::fs::remove_dir_all(&trash).map_err(|e| ModelError::io(&trash, e))?;
+        }
+        std::fs::rename(path, &trash).map_err(|e| ModelError::io(path, e))?;
+        sync_dir(&self.root)?;
+        std::fs::remove_dir_all(&trash).map_err(|e| ModelError::io(&trash, e))
+    }
+
+    /// Removes `ckpt-N.tmp` and `ckpt-N.trash` directories left by killed runs.
+    fn remove_leftovers(&self) -> Result<()> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ModelError::io(&self.root, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| ModelError::io(&self.root, e))?;
+            let name = entry.file_name();
+            let leftover = name.to_str().is_some_and(|n| {
+                n.strip_prefix("ckpt-")
+                    .and_then(|n| n.strip_suffix(".tmp").or_else(|| n.strip_suffix(".trash")))
+                    .is_some_and(|step| step.parse::<u64>().is_ok())
+            });
+            if leftover && entry.path().is_dir() {
+                let path = entry.path();
+                tracing::info!(dir = %path.display(), "removing a checkpoint left by a killed run");
+                std::fs::remove_dir_all(&path).map_err(|e| ModelError::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Flushes `dir`'s entries (renames into and out of it) to disk.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ModelError::io(dir, e))
 }
 
 /// Saves the optimizer state (burnpack, keyed by parameter id).
@@ -131,20 +181,15 @@ pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptim
 
 /// Writes a stage's resume state as pretty JSON, atomically.
 pub fn write_state<S: Serialize>(path: &Path, state: &S) -> Result<()> {
-    let text = serde_json::to_string_pretty(state).map_err(|source| ModelError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        serde_json::to_string_pretty(state).map_err(|e| ModelError::json(path.to_path_buf(), e))?;
     write_atomic(path, text.as_bytes())
 }
 
 /// Reads a state file written by [`write_state`].
 pub fn read_state<S: DeserializeOwned>(path: &Path) -> Result<S> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| ModelError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    serde_json::from_str(&text).map_err(|e| ModelError::json(path.to_path_buf(), e))
 }
 
 #[cfg(test)]
@@ -174,6 +219,51 @@ mod tests {
         let (step, path) = ckpts.latest().unwrap().unwrap();
         assert_eq!(step, 3);
         assert_eq!(read_state::<u64>(&path.join("state.json")).unwrap(), 3);
+    }
+
+    /// Saves a checkpoint of `step` whose state is `value`.
+    fn save_value(ckpts: &CheckpointDir, step: u64, value: u64) {
+        ckpts
+            .save(step, |d| write_state(&d.join("state.json"), &value))
+            .unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let ckpts = CheckpointDir::new(dir.path(), Some(2));
+        save_value(&ckpts, 1, 1);
+        // A kill while writing step 2, and one while deleting step 0.
+        for leftover in ["ckpt-2.tmp", "ckpt-0.trash"] {
+            std::fs::create_dir_all(dir.path().join(leftover).join("model")).unwrap();
+            std::fs::write(dir.path().join(leftover).join("model/x"), b"partial").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("notes")).unwrap();
+        let (step, _) = ckpts.resume_point(true).unwrap().unwrap();
+        assert_eq!(step, 1);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ckpt-1", "notes"]);
+    }
+
+    #[test]
+    fn pruning_never_leaves_a_partial_checkpoint_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ckpts = CheckpointDir::new(dir.path(), Some(1));
+        save_value(&ckpts, 1, 1);
+        // A previous deletion of step 1 was killed half-way: its trash is still there.
+        std::fs::create_dir(dir.path().join("ckpt-1.trash")).unwrap();
+        save_value(&ckpts, 2, 2);
+        let steps: Vec<u64> = ckpts.list().unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, [2]);
+        assert!(!dir.path().join("ckpt-1.trash").exists());
+        // Re-saving an existing step replaces it through the trash name as well.
+        save_value(&ckpts, 2, 22);
+        let (_, path) = ckpts.latest().unwrap().unwrap();
+        assert_eq!(read_state::<u64>(&path.join("state.json")).unwrap(), 22);
     }
 
     /// What loading a model in a new process does: new random parameter ids.

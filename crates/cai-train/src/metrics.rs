@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::tensorboard::EventWriter;
+use super::tensorboard::{EventWriter, truncate_events_after};
 use cai_model::save::write_atomic;
 use cai_model::{ModelError, Result};
 
@@ -42,13 +42,16 @@ impl MetricsLogger {
     /// Opens `dir/metrics.jsonl` and a new event file in `dir/tensorboard`.
     ///
     /// A fresh run (`resume_after = None`) starts an empty `metrics.jsonl`; a resumed run keeps
-    /// the lines up to the checkpoint's step and appends after them, so steps redone after the
-    /// checkpoint are not logged twice.
+    /// the lines (and the earlier event files' events) up to the checkpoint's step and appends
+    /// after them, so steps redone after the checkpoint are not logged twice in either sink.
     pub fn open(dir: &Path, resume_after: Option<u64>) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
         let path = dir.join("metrics.jsonl");
         match resume_after {
-            Some(step) => truncate_after(&path, step)?,
+            Some(step) => {
+                truncate_after(&path, step)?;
+                truncate_events_after(&dir.join("tensorboard"), step)?;
+            }
             None => write_atomic(&path, b"")?,
         }
         let file = OpenOptions::new()
@@ -119,9 +122,20 @@ mod tests {
         log.log("train", 3, &[("loss", 0.3)]).unwrap();
         log.flush().unwrap();
         assert_eq!(steps(dir.path()), [1, 2, 3]);
-        let events = std::fs::read_dir(dir.path().join("tensorboard"))
+        let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("tensorboard"))
             .unwrap()
-            .count();
-        assert_eq!(events, 2);
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 2);
+        // TensorBoard sees each step once: 1 and 2 from the first run, 3 from the resumed one
+        // (each file also starts with its step-0 file-version record).
+        let mut logged: Vec<u64> = files
+            .iter()
+            .flat_map(|f| crate::tensorboard::records(&std::fs::read(f).unwrap()))
+            .map(|(_, step)| step)
+            .filter(|&step| step > 0)
+            .collect();
+        logged.sort();
+        assert_eq!(logged, [1, 2, 3]);
     }
 }

@@ -68,6 +68,108 @@ fn event_header(step: u64, out: &mut Vec<u8>) {
     varint(step, out);
 }
 
+/// Reads one varint at `*at`, advancing past it.
+fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The `Event.step` of an event payload (0 when absent, as protobuf defaults it); `None` when
+/// the payload is not a well-formed message.
+fn event_step(payload: &[u8]) -> Option<u64> {
+    let (mut at, mut step) = (0, 0);
+    while at < payload.len() {
+        let key = read_varint(payload, &mut at)?;
+        let skip = match key & 7 {
+            0 => {
+                let v = read_varint(payload, &mut at)?;
+                if key >> 3 == 2 {
+                    step = v;
+                }
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(read_varint(payload, &mut at)?).ok()?,
+            5 => 4,
+            _ => return None,
+        };
+        at = at.checked_add(skip).filter(|&end| end <= payload.len())?;
+    }
+    Some(step)
+}
+
+/// The whole records of a TFRecord file (up to the first torn or corrupt one) as byte ranges,
+/// each with its event's step.
+pub(crate) fn records(bytes: &[u8]) -> Vec<(std::ops::Range<usize>, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + 12) {
+        let (len_bytes, len_crc) = header.split_at(8);
+        if masked_crc(len_bytes).to_le_bytes() != len_crc {
+            break;
+        }
+        let len = u64::from_le_bytes(len_bytes.try_into().unwrap_or_default());
+        let Some(end) = usize::try_from(len)
+            .ok()
+            .and_then(|len| (at + 12).checked_add(len))
+        else {
+            break;
+        };
+        let (Some(payload), Some(crc)) = (bytes.get(at + 12..end), bytes.get(end..end + 4)) else {
+            break;
+        };
+        if masked_crc(payload).to_le_bytes() != crc {
+            break;
+        }
+        let Some(step) = event_step(payload) else {
+            break;
+        };
+        out.push((at..end + 4, step));
+        at = end + 4;
+    }
+    out
+}
+
+/// Drops, from every event file in `dir`, the events after `last_step` (and a torn last
+/// record), so a run resumed from the checkpoint of `last_step` does not show the steps it redoes
+/// twice in TensorBoard. A missing directory is left missing.
+pub fn truncate_events_after(dir: &Path, last_step: u64) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ModelError::io(dir, e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| ModelError::io(dir, e))?.path();
+        let is_events = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("events.out.tfevents."));
+        if !is_events || !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+        let all = records(&bytes);
+        let kept: Vec<u8> = all
+            .iter()
+            .filter(|(_, step)| *step <= last_step)
+            .flat_map(|(range, _)| bytes[range.clone()].iter().copied())
+            .collect();
+        if kept.len() != bytes.len() {
+            cai_model::save::write_atomic(&path, &kept)?;
+        }
+    }
+    Ok(())
+}
+
 /// Appends scalar events to one `events.out.tfevents.*` file.
 #[derive(Debug)]
 pub struct EventWriter {
@@ -150,6 +252,29 @@ mod tests {
         // RFC 3720 B.4 and the usual "123456789" check value.
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
+    }
+
+    #[test]
+    fn truncating_keeps_the_events_up_to_the_step_and_drops_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = EventWriter::create(dir.path()).unwrap();
+        for step in 1..=4 {
+            writer.scalars(step, &[("train/loss".into(), 1.0)]).unwrap();
+        }
+        writer.flush().unwrap();
+        let path = writer.path().to_path_buf();
+        drop(writer);
+        let mut torn = std::fs::read(&path).unwrap();
+        torn.extend_from_slice(&[7, 0, 0]);
+        std::fs::write(&path, &torn).unwrap();
+        truncate_events_after(dir.path(), 2).unwrap();
+        let steps: Vec<u64> = records(&std::fs::read(&path).unwrap())
+            .into_iter()
+            .map(|(_, step)| step)
+            .collect();
+        // The file-version event (step 0), then steps 1 and 2.
+        assert_eq!(steps, [0, 1, 2]);
+        truncate_events_after(&dir.path().join("missing"), 2).unwrap();
     }
 
     #[test]

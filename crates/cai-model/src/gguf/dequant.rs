@@ -78,10 +78,14 @@ impl GgmlType {
         }
     }
 
-    /// Bytes needed for `n` elements, or `None` when `n` is not a whole number of blocks.
+    /// Bytes needed for `n` elements, or `None` when `n` is not a whole number of blocks (or
+    /// the byte count overflows).
     pub fn bytes_for(self, n: usize) -> Option<usize> {
         let (per_block, bytes) = self.block();
-        n.is_multiple_of(per_block).then(|| n / per_block * bytes)
+        if !n.is_multiple_of(per_block) {
+            return None;
+        }
+        (n / per_block).checked_mul(bytes)
     }
 }
 

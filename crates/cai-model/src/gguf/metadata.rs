@@ -67,12 +67,35 @@ impl GgufValue {
     }
 }
 
-/// Little-endian reader that refuses lengths larger than what is left of the file.
+/// Bytes of memory one parsed value takes (strings' and arrays' contents come on top).
+const VALUE_SIZE: u64 = std::mem::size_of::<GgufValue>() as u64;
+
+/// Deepest nesting of metadata arrays accepted (llama.cpp itself reads none nested).
+pub const MAX_ARRAY_DEPTH: usize = 8;
+
+/// Most memory the parsed metadata may take, whatever the file's size.
+pub const MAX_METADATA_MEMORY: u64 = 256 << 20;
+
+/// Memory the parsed metadata of a `file_len`-byte file may take: 16 times the file plus 1 MiB,
+/// at most [`MAX_METADATA_MEMORY`]. A real tokenizer takes 2–4 times its bytes in the file; one
+/// array element in memory is a 32-byte [`GgufValue`], so a huge array of single bytes would
+/// otherwise grow 32-fold.
+pub fn metadata_budget(file_len: u64) -> u64 {
+    file_len
+        .saturating_mul(16)
+        .saturating_add(1 << 20)
+        .min(MAX_METADATA_MEMORY)
+}
+
+/// Little-endian reader that refuses lengths larger than what is left of the file, arrays nested
+/// deeper than [`MAX_ARRAY_DEPTH`], and metadata larger in memory than [`metadata_budget`].
 pub(crate) struct Reader<R> {
     inner: R,
     path: PathBuf,
     pos: u64,
     len: u64,
+    /// Bytes of memory the metadata parsed so far may still take.
+    budget: u64,
 }
 
 impl<R: Read> Reader<R> {
@@ -82,6 +105,27 @@ impl<R: Read> Reader<R> {
             path: path.to_path_buf(),
             pos: 0,
             len,
+            budget: metadata_budget(len),
+        }
+    }
+
+    /// Counts `bytes` of parsed metadata against the budget.
+    pub(crate) fn charge(&mut self, bytes: u64) -> Result<()> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(ModelError::format(
+                &self.path,
+                format!(
+                    "metadata at byte {} needs more than {} bytes of memory \
+                     (the limit for a {}-byte file)",
+                    self.pos,
+                    metadata_budget(self.len),
+                    self.len
+                ),
+            )),
         }
     }
 
@@ -97,7 +141,7 @@ impl<R: Read> Reader<R> {
     }
 
     pub(crate) fn bytes(&mut self, buf: &mut [u8]) -> Result<()> {
-        if self.pos + buf.len() as u64 > self.len {
+        if buf.len() as u64 > self.remaining() {
             return Err(self.truncated());
         }
         self.inner.read_exact(buf).map_err(|_| self.truncated())?;
@@ -120,7 +164,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn remaining(&self) -> u64 {
-        self.len - self.pos
+        self.len.saturating_sub(self.pos)
     }
 
     pub(crate) fn string(&mut self) -> Result<String> {
@@ -128,6 +172,7 @@ impl<R: Read> Reader<R> {
         if n > self.remaining() {
             return Err(self.truncated());
         }
+        self.charge(n)?;
         let mut buf = vec![0u8; n as usize];
         self.bytes(&mut buf)?;
         String::from_utf8(buf).map_err(|_| {
@@ -140,10 +185,12 @@ impl<R: Read> Reader<R> {
 
     pub(crate) fn value(&mut self) -> Result<GgufValue> {
         let ty = self.u32()?;
-        self.typed_value(ty)
+        self.charge(VALUE_SIZE)?;
+        self.typed_value(ty, 0)
     }
 
-    fn typed_value(&mut self, ty: u32) -> Result<GgufValue> {
+    /// One value of type `ty` inside `depth` enclosing arrays (its own slot already charged).
+    fn typed_value(&mut self, ty: u32, depth: usize) -> Result<GgufValue> {
         Ok(match ty {
             0 => GgufValue::U64(self.array::<1>()?[0] as u64),
             1 => GgufValue::I64(self.array::<1>()?[0] as i8 as i64),
@@ -155,14 +202,27 @@ impl<R: Read> Reader<R> {
             7 => GgufValue::Bool(self.array::<1>()?[0] != 0),
             8 => GgufValue::Str(self.string()?),
             9 => {
+                if depth >= MAX_ARRAY_DEPTH {
+                    return Err(ModelError::format(
+                        &self.path,
+                        format!(
+                            "metadata arrays nested deeper than {MAX_ARRAY_DEPTH} levels at byte {}",
+                            self.pos
+                        ),
+                    ));
+                }
                 let item_ty = self.u32()?;
                 let n = self.u64()?;
                 if n > self.remaining() {
                     return Err(self.truncated());
                 }
-                let items = (0..n)
-                    .map(|_| self.typed_value(item_ty))
-                    .collect::<Result<Vec<_>>>()?;
+                // Every element's slot is charged before any is read or allocated.
+                self.charge(n.saturating_mul(VALUE_SIZE))?;
+                // Within the budget, so the exact allocation is safe.
+                let mut items = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    items.push(self.typed_value(item_ty, depth + 1)?);
+                }
                 GgufValue::Array(items)
             }
             10 => GgufValue::U64(self.u64()?),

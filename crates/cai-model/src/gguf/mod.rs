@@ -2,7 +2,9 @@
 //!
 //! The file is read through `seek` + `read` per tensor (no memory map), and every length and offset
 //! is checked against the file size first, so a truncated or corrupt file gives a [`ModelError`]
-//! naming the file and tensor instead of a panic or a huge allocation.
+//! naming the file and tensor instead of a panic or a huge allocation. Element counts, byte sizes
+//! and offsets are computed with checked arithmetic; metadata arrays may nest at most
+//! [`MAX_ARRAY_DEPTH`] deep and the parsed metadata may take at most [`metadata_budget`] bytes.
 
 pub mod dequant;
 mod metadata;
@@ -13,11 +15,14 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 pub use dequant::GgmlType;
-pub use metadata::GgufValue;
+pub use metadata::{GgufValue, MAX_ARRAY_DEPTH, MAX_METADATA_MEMORY, metadata_budget};
 
 use crate::error::{ModelError, Result};
 
 const MAGIC: &[u8; 4] = b"GGUF";
+
+/// Largest `general.alignment` accepted (llama.cpp writes 32; it must be a power of two).
+pub const MAX_ALIGNMENT: u64 = 1 << 16;
 
 /// One entry of the tensor directory.
 #[derive(Debug, Clone)]
@@ -38,9 +43,14 @@ impl GgufTensorInfo {
         self.dims.iter().rev().copied().collect()
     }
 
-    /// Number of elements.
+    /// Number of elements, or `None` when the product of the dims overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+
+    /// Number of elements (saturating; [`GgufFile::open`] refuses tensors whose count overflows).
     pub fn len(&self) -> usize {
-        self.dims.iter().product()
+        self.checked_len().unwrap_or(usize::MAX)
     }
 
     /// Whether the tensor has no elements.
@@ -100,7 +110,15 @@ impl GgufFile {
                 ));
             }
             let dims = (0..n_dims)
-                .map(|_| r.u64().map(|d| d as usize))
+                .map(|_| {
+                    let d = r.u64()?;
+                    usize::try_from(d).map_err(|_| {
+                        ModelError::format(
+                            path,
+                            format!("tensor `{name}`: dimension {d} too large"),
+                        )
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
             let type_id = r.u32()?;
             let offset = r.u64()?;
@@ -114,8 +132,15 @@ impl GgufFile {
         let alignment = metadata
             .get("general.alignment")
             .and_then(GgufValue::as_u64)
-            .unwrap_or(32)
-            .max(1);
+            .unwrap_or(32);
+        if !alignment.is_power_of_two() || alignment > MAX_ALIGNMENT {
+            return Err(ModelError::config(
+                path,
+                "general.alignment",
+                format!("{alignment} is not a power of two up to {MAX_ALIGNMENT}"),
+            ));
+        }
+        // position ≤ file length and alignment ≤ 2^16: no overflow.
         let data_offset = r.position().div_ceil(alignment) * alignment;
         let gguf = Self {
             path: path.to_path_buf(),
@@ -136,20 +161,23 @@ impl GgufFile {
     }
 
     fn check_extent(&self, info: &GgufTensorInfo, file_len: u64) -> Result<()> {
+        let bad = |reason: String| {
+            ModelError::format(&self.path, format!("tensor `{}`: {reason}", info.name))
+        };
+        let n = info
+            .checked_len()
+            .ok_or_else(|| bad(format!("dims {:?} overflow the element count", info.dims)))?;
         let Some(ty) = GgmlType::from_id(info.type_id) else {
             return Ok(()); // reported when the tensor is read
         };
-        let n_bytes = ty.bytes_for(info.len()).ok_or_else(|| {
-            ModelError::format(
-                &self.path,
-                format!(
-                    "tensor `{}`: {} elements is not a whole number of blocks",
-                    info.name,
-                    info.len()
-                ),
-            )
-        })?;
-        let end = self.data_offset + info.offset + n_bytes as u64;
+        let n_bytes = ty
+            .bytes_for(n)
+            .ok_or_else(|| bad(format!("{n} elements is not a whole number of blocks")))?;
+        let end = self
+            .data_offset
+            .checked_add(info.offset)
+            .and_then(|start| start.checked_add(n_bytes as u64))
+            .ok_or_else(|| bad(format!("offset {} overflows", info.offset)))?;
         if end > file_len {
             return Err(ModelError::format(
                 &self.path,
@@ -170,9 +198,21 @@ impl GgufFile {
     /// Reads the raw (still quantised) bytes of a tensor.
     pub fn read_raw(&self, info: &GgufTensorInfo) -> Result<Vec<u8>> {
         let ty = self.ggml_type(info)?;
-        let n_bytes = ty.bytes_for(info.len()).unwrap_or(0);
+        let bad = || ModelError::format(&self.path, format!("tensor `{}`: bad extent", info.name));
+        let n_bytes = info
+            .checked_len()
+            .and_then(|n| ty.bytes_for(n))
+            .ok_or_else(bad)?;
+        let start = self.data_offset.checked_add(info.offset).ok_or_else(bad)?;
         let mut file = File::open(&self.path).map_err(|e| ModelError::io(&self.path, e))?;
-        file.seek(SeekFrom::Start(self.data_offset + info.offset))
+        let file_len = file
+            .metadata()
+            .map_err(|e| ModelError::io(&self.path, e))?
+            .len();
+        if start.saturating_add(n_bytes as u64) > file_len {
+            return Err(bad());
+        }
+        file.seek(SeekFrom::Start(start))
             .map_err(|e| ModelError::io(&self.path, e))?;
         let mut raw = vec![0u8; n_bytes];
         file.read_exact(&mut raw)

@@ -7,6 +7,8 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::error::{ModelError, Result};
+
 /// Precomputed `cos`/`sin` tables, one row per position.
 #[derive(Debug, Clone)]
 pub struct RopeTables {
@@ -19,13 +21,35 @@ impl RopeTables {
     /// Tables for positions `0..max_positions` of heads `head_dim` wide with base `theta`.
     ///
     /// As in transformers, the inverse frequencies, angles and their cos/sin are computed in `f32`.
+    ///
+    /// # Panics
+    /// When the tables cannot be allocated; [`RopeTables::try_new`] returns an error instead.
     pub fn new(head_dim: usize, theta: f64, max_positions: usize, device: &Device) -> Self {
+        Self::try_new(head_dim, theta, max_positions, device)
+            .unwrap_or_else(|e| panic!("RoPE tables: {e}"))
+    }
+
+    /// [`RopeTables::new`], failing with [`ModelError::Invalid`] (naming the sizes) when the
+    /// `max_positions × head_dim` tables overflow or cannot be allocated.
+    pub fn try_new(
+        head_dim: usize,
+        theta: f64,
+        max_positions: usize,
+        device: &Device,
+    ) -> Result<Self> {
         let half = head_dim / 2;
         let inv_freq: Vec<f32> = (0..half)
             .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
             .collect();
-        let mut cos = Vec::with_capacity(max_positions * head_dim);
-        let mut sin = Vec::with_capacity(max_positions * head_dim);
+        let too_big = || {
+            ModelError::Invalid(format!(
+                "RoPE tables for {max_positions} positions × {head_dim} dims do not fit in memory"
+            ))
+        };
+        let n = max_positions.checked_mul(head_dim).ok_or_else(too_big)?;
+        let (mut cos, mut sin) = (Vec::new(), Vec::new());
+        cos.try_reserve_exact(n).map_err(|_| too_big())?;
+        sin.try_reserve_exact(n).map_err(|_| too_big())?;
         for pos in 0..max_positions {
             for _half in 0..2 {
                 for &f in &inv_freq {
@@ -36,11 +60,11 @@ impl RopeTables {
             }
         }
         let shape = [max_positions, head_dim];
-        Self {
+        Ok(Self {
             cos: Tensor::from_data(TensorData::new(cos, shape), device),
             sin: Tensor::from_data(TensorData::new(sin, shape), device),
             max_positions,
-        }
+        })
     }
 
     /// Number of positions covered.

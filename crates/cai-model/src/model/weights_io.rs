@@ -33,23 +33,29 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
+    /// Reads `name`, its shape checked against the config before any data is read (from the
+    /// source's header) and again after.
     fn fetch(&self, name: &str) -> Result<WeightTensor> {
-        let tensor = self
-            .source
-            .read(name)?
-            .ok_or_else(|| ModelError::MissingTensor {
-                path: self.source.location().to_path_buf(),
-                tensor: name.to_string(),
-            })?;
-        let expected = &self.expected[name];
-        if &tensor.shape != expected {
-            return Err(ModelError::ShapeMismatch {
-                path: self.source.location().to_path_buf(),
-                tensor: name.to_string(),
-                found: tensor.shape,
-                expected: expected.clone(),
-            });
-        }
+        let missing = || ModelError::MissingTensor {
+            path: self.source.location().to_path_buf(),
+            tensor: name.to_string(),
+        };
+        let check = |found: Vec<usize>| {
+            let expected = &self.expected[name];
+            if &found == expected {
+                Ok(found)
+            } else {
+                Err(ModelError::ShapeMismatch {
+                    path: self.source.location().to_path_buf(),
+                    tensor: name.to_string(),
+                    found,
+                    expected: expected.clone(),
+                })
+            }
+        };
+        check(self.source.shape(name)?.ok_or_else(missing)?)?;
+        let mut tensor = self.source.read(name)?.ok_or_else(missing)?;
+        tensor.shape = check(tensor.shape)?;
         Ok(tensor)
     }
 

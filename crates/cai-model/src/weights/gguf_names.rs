@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{WeightSource, WeightTensor};
-use crate::error::Result;
-use crate::gguf::GgufFile;
+use crate::error::{ModelError, Result};
+use crate::gguf::{GgufFile, GgufTensorInfo};
 
 /// A GGUF file whose tensors are read under Hugging Face names.
 pub struct GgufWeights<'a> {
@@ -52,7 +52,16 @@ fn gguf_name(hf: &str, n_heads: usize, n_kv_heads: usize) -> Option<(String, Opt
 
 /// Undoes llama.cpp's permutation of Q/K rows: within each head, GGUF row `2i + j` is HF row
 /// `j · D/2 + i` (HF = `w.reshape(h, D/2, 2, in).swapaxes(1, 2)`).
+///
+/// # Panics
+/// When `data` is not `rows × cols` values or `rows` is not `heads` heads of even width (the
+/// GGUF loader checks both first).
 pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, heads: usize) -> Vec<f32> {
+    assert!(
+        heads > 0 && rows.is_multiple_of(heads) && Some(data.len()) == rows.checked_mul(cols),
+        "unpermute_rows: {} values are not {rows} rows × {cols} in {heads} heads",
+        data.len()
+    );
     let head_dim = rows / heads;
     let half = head_dim / 2;
     let mut out = vec![0f32; data.len()];
@@ -69,19 +78,40 @@ pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, heads: usize) -> V
     out
 }
 
+impl GgufWeights<'_> {
+    /// The GGUF tensor of `hf_name` and the head count to un-permute it with.
+    fn info(&self, hf_name: &str) -> Option<(&GgufTensorInfo, Option<usize>)> {
+        let (name, heads) = gguf_name(hf_name, self.n_heads, self.n_kv_heads)?;
+        Some((self.file.tensor_info(&name)?, heads))
+    }
+}
+
 impl WeightSource for GgufWeights<'_> {
     fn location(&self) -> &Path {
         self.file.path()
     }
 
+    fn shape(&self, hf_name: &str) -> Result<Option<Vec<usize>>> {
+        Ok(self.info(hf_name).map(|(info, _)| info.shape()))
+    }
+
     fn read(&self, hf_name: &str) -> Result<Option<WeightTensor>> {
-        let Some((name, heads)) = gguf_name(hf_name, self.n_heads, self.n_kv_heads) else {
-            return Ok(None);
-        };
-        let Some(info) = self.file.tensor_info(&name) else {
+        let Some((info, heads)) = self.info(hf_name) else {
             return Ok(None);
         };
         let shape = info.shape();
+        if let (Some(heads), [rows, _]) = (heads, shape.as_slice())
+            && (heads == 0 || !rows.is_multiple_of(heads) || !(rows / heads).is_multiple_of(2))
+        {
+            // Checked before any data is read: `unpermute_rows` needs whole heads of even width.
+            return Err(ModelError::format(
+                self.file.path(),
+                format!(
+                    "tensor `{}`: {rows} rows do not split into {heads} heads of even width",
+                    info.name
+                ),
+            ));
+        }
         let mut data = self.file.read_f32(info)?;
         if let (Some(heads), [rows, cols]) = (heads, shape.as_slice()) {
             data = unpermute_rows(&data, *rows, *cols, heads);

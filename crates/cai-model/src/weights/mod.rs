@@ -3,11 +3,13 @@
 
 mod gguf_names;
 mod safetensors_dir;
+mod shards;
 
 use std::path::Path;
 
 pub use gguf_names::GgufWeights;
 pub use safetensors_dir::SafetensorsWeights;
+pub use shards::{check_shard_name, index_shards};
 
 use crate::error::Result;
 
@@ -26,6 +28,12 @@ pub trait WeightSource {
     fn location(&self) -> &Path;
     /// Reads one tensor, or `None` when the source has no tensor of that name.
     fn read(&self, hf_name: &str) -> Result<Option<WeightTensor>>;
+    /// The shape of one tensor, or `None` when absent; sources that know shapes without reading
+    /// the data (GGUF, safetensors) answer from their headers, so a loader can check a shape
+    /// before any data is read or transformed. The default reads the tensor.
+    fn shape(&self, hf_name: &str) -> Result<Option<Vec<usize>>> {
+        Ok(self.read(hf_name)?.map(|t| t.shape))
+    }
 }
 
 /// Hugging Face names of the tensors of a Llama/Mistral checkpoint, with their expected shapes.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors};
 
-use super::{WeightSource, WeightTensor};
+use super::{WeightSource, WeightTensor, index_shards};
 use crate::error::{ModelError, Result};
 
 /// The safetensors files of a checkpoint directory, read into memory once.
@@ -20,47 +20,57 @@ pub struct SafetensorsWeights {
 }
 
 impl SafetensorsWeights {
-    /// Opens `dir/model.safetensors` or the shards named by `dir/model.safetensors.index.json`.
+    /// Opens `dir/model.safetensors` or the shards named by `dir/model.safetensors.index.json`
+    /// (each name checked to stay inside `dir`, see [`index_shards`]).
     pub fn open(dir: &Path) -> Result<Self> {
         let index_path = dir.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index_path.exists() {
             let text =
                 std::fs::read_to_string(&index_path).map_err(|e| ModelError::io(&index_path, e))?;
-            let json: serde_json::Value =
-                serde_json::from_str(&text).map_err(|source| ModelError::Json {
-                    path: index_path.clone(),
-                    source,
-                })?;
-            let map = json
-                .get("weight_map")
-                .and_then(|m| m.as_object())
-                .ok_or_else(|| ModelError::config(&index_path, "weight_map", "missing"))?;
-            let mut files: Vec<PathBuf> = map
-                .values()
-                .filter_map(|f| f.as_str().map(|f| dir.join(f)))
-                .collect();
-            files.sort();
-            files.dedup();
-            files
+            index_shards(&index_path, &text)?
+                .iter()
+                .map(|name| dir.join(name))
+                .collect()
         } else {
             vec![dir.join("model.safetensors")]
         };
-        let mut shards = Vec::new();
+        let shards = files
+            .into_iter()
+            .map(|file| {
+                let bytes = std::fs::read(&file).map_err(|e| ModelError::io(&file, e))?;
+                Ok((file, bytes))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_shards(dir, shards)
+    }
+
+    /// Indexes shards already in memory: `(file name for errors, bytes)` each; `dir` is the
+    /// location reported in errors. Every header is validated here.
+    pub fn from_shards(dir: &Path, shards: Vec<(PathBuf, Vec<u8>)>) -> Result<Self> {
         let mut index = HashMap::new();
-        for file in files {
-            let bytes = std::fs::read(&file).map_err(|e| ModelError::io(&file, e))?;
-            let st = SafeTensors::deserialize(&bytes)
-                .map_err(|e| ModelError::format(&file, format!("invalid safetensors: {e}")))?;
+        for (i, (file, bytes)) in shards.iter().enumerate() {
+            let st = SafeTensors::deserialize(bytes)
+                .map_err(|e| ModelError::format(file, format!("invalid safetensors: {e}")))?;
             for name in st.names() {
-                index.insert(name.to_string(), shards.len());
+                index.insert(name.to_string(), i);
             }
-            shards.push((file, bytes));
         }
         Ok(Self {
             dir: dir.to_path_buf(),
             shards,
             index,
         })
+    }
+
+    /// The parsed header of the shard holding `hf_name`.
+    fn view(&self, hf_name: &str) -> Result<Option<(&Path, SafeTensors<'_>)>> {
+        let Some(&shard) = self.index.get(hf_name) else {
+            return Ok(None);
+        };
+        let (file, bytes) = &self.shards[shard];
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::format(file, format!("invalid safetensors: {e}")))?;
+        Ok(Some((file, st)))
     }
 }
 
@@ -92,13 +102,20 @@ impl WeightSource for SafetensorsWeights {
         &self.dir
     }
 
-    fn read(&self, hf_name: &str) -> Result<Option<WeightTensor>> {
-        let Some(&shard) = self.index.get(hf_name) else {
+    fn shape(&self, hf_name: &str) -> Result<Option<Vec<usize>>> {
+        let Some((file, st)) = self.view(hf_name)? else {
             return Ok(None);
         };
-        let (file, bytes) = &self.shards[shard];
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| ModelError::format(file, format!("invalid safetensors: {e}")))?;
+        let view = st
+            .tensor(hf_name)
+            .map_err(|e| ModelError::format(file, format!("tensor `{hf_name}`: {e}")))?;
+        Ok(Some(view.shape().to_vec()))
+    }
+
+    fn read(&self, hf_name: &str) -> Result<Option<WeightTensor>> {
+        let Some((file, st)) = self.view(hf_name)? else {
+            return Ok(None);
+        };
         let view = st
             .tensor(hf_name)
             .map_err(|e| ModelError::format(file, format!("tensor `{hf_name}`: {e}")))?;

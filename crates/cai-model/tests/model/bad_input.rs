@@ -1,52 +1,21 @@
 //! Bad input gives typed errors naming the file and tensor or field, never a panic.
 
-use std::io::Write;
 use std::path::Path;
 
 use cai_model::gguf::GgufFile;
 use cai_model::{LoadOptions, LoadedModel, ModelError, ModelSpec};
 
 use super::common::*;
+use super::crafted::{Gguf, Meta};
 
 /// Writes a minimal GGUF v3 file: `general.architecture = llama` and the given tensors
 /// (name, ggml dims, type id, raw bytes).
 fn write_gguf(path: &Path, tensors: &[(&str, Vec<u64>, u32, Vec<u8>)]) {
-    let mut out = Vec::new();
-    let string = |out: &mut Vec<u8>, s: &str| {
-        out.extend((s.len() as u64).to_le_bytes());
-        out.extend(s.as_bytes());
-    };
-    out.extend(b"GGUF");
-    out.extend(3u32.to_le_bytes());
-    out.extend((tensors.len() as u64).to_le_bytes());
-    out.extend(1u64.to_le_bytes());
-    string(&mut out, "general.architecture");
-    out.extend(8u32.to_le_bytes());
-    string(&mut out, "llama");
-    let mut offset = 0u64;
-    for (name, dims, ty, raw) in tensors {
-        string(&mut out, name);
-        out.extend((dims.len() as u32).to_le_bytes());
-        for d in dims {
-            out.extend(d.to_le_bytes());
-        }
-        out.extend(ty.to_le_bytes());
-        out.extend(offset.to_le_bytes());
-        offset += (raw.len() as u64).div_ceil(32) * 32;
-    }
-    while out.len() % 32 != 0 {
-        out.push(0);
-    }
-    for (_, _, _, raw) in tensors {
-        out.extend(raw);
-        while out.len() % 32 != 0 {
-            out.push(0);
-        }
-    }
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(&out)
-        .unwrap();
+    let gguf = tensors.iter().fold(
+        Gguf::default().kv("general.architecture", Meta::str("llama")),
+        |g, (name, dims, ty, raw)| g.tensor(name, dims, *ty, raw.clone()),
+    );
+    std::fs::write(path, gguf.bytes()).unwrap();
 }
 
 fn load_err(path: &Path) -> String {
@@ -145,7 +114,8 @@ fn tiny_copy() -> tempfile::TempDir {
     dir
 }
 
-fn patch_config(dir: &Path, key: &str, value: serde_json::Value) {
+/// Sets `key` of `dir/config.json` to `value`.
+pub fn patch_config(dir: &Path, key: &str, value: serde_json::Value) {
     let path = dir.join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
