@@ -19,7 +19,7 @@ pub enum CritiqueError {
     #[error(transparent)]
     Backend(#[from] cai_backend::BackendError),
     /// A generator call failed; finished batches are kept, so re-running resumes.
-    #[error("batch {batch} (prompts {first_id} … {last_id}), {step}: {source}")]
+    #[error("batch {batch} (prompts {first_id} … {last_id}), {step}: {error}")]
     Generation {
         /// 0-based index of the batch.
         batch: usize,
@@ -29,8 +29,8 @@ pub enum CritiqueError {
         last_id: String,
         /// Which call failed (`initial response`, `round 1 critique`, …).
         step: String,
-        /// The generator's error (boxed: it is large).
-        source: Box<cai_data::GenerationError>,
+        /// The generator's error (boxed: it is large; part of the message, not the `source()`).
+        error: Box<cai_data::GenerationError>,
     },
     /// A configuration file or value is invalid.
     #[error("config {origin}: {reason}")]
@@ -41,12 +41,13 @@ pub enum CritiqueError {
         reason: String,
     },
     /// A plain file operation failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file involved.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message; not the `source()`, so a chain is not
+        /// printed twice).
+        error: std::io::Error,
     },
     /// The inputs cannot produce a run (no prompts, no principles, …).
     #[error("{0}")]
@@ -55,10 +56,10 @@ pub enum CritiqueError {
 
 impl CritiqueError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -51,7 +51,7 @@ pub fn run_batch(
                 .map(|i| i.prompt.id.clone())
                 .unwrap_or_default(),
             step: step.to_string(),
-            source: Box::new(source),
+            error: Box::new(source),
         };
         let out = generator.generate(&requests).map_err(failed)?;
         if out.len() != requests.len() {

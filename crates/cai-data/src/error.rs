@@ -10,12 +10,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// Opening, reading, writing or renaming a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file involved.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// The underlying error (part of the message; not the `source()`, so a chain is not
+        /// printed twice).
+        error: std::io::Error,
     },
     /// One record (a JSONL line or a JSON array element) is bad; the rest of the file may be fine.
     #[error("{}:{line}: {field}: {reason}", path.display())]
@@ -78,10 +79,10 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+    pub fn io(path: impl AsRef<Path>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.as_ref().to_path_buf(),
-            source,
+            error,
         }
     }
 
@@ -113,5 +114,23 @@ impl Error {
             Self::Record { kind, .. } => Some(kind),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_printed_once() {
+        // `anyhow`'s `{:#}` prints the message, then each `source()`: the OS error is in the
+        // message, so it must not be a source as well.
+        let e = Error::io("/full/out.jsonl", std::io::Error::from_raw_os_error(28));
+        assert!(std::error::Error::source(&e).is_none());
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("/full/out.jsonl: ") && shown.contains("os error 28"),
+            "{shown}"
+        );
     }
 }

@@ -38,12 +38,13 @@ pub enum SftError {
     #[error("config: {0}")]
     Config(String),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file concerned.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (part of the message; not the `source()`, so a chain is not
+        /// printed twice).
+        error: std::io::Error,
     },
     /// A checkpoint is missing a file or does not match the run.
     #[error("checkpoint {path}: {reason}")]
@@ -57,10 +58,10 @@ pub enum SftError {
 
 impl SftError {
     /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

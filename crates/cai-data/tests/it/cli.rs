@@ -80,13 +80,10 @@ fn validate_rejects_unknown_schemas_and_missing_files() {
     );
 }
 
-#[test]
-fn convert_reports_written_and_skipped() {
-    let d = Dir::new();
-    let input = d.write(
-        "rt.jsonl",
-        "{\"transcript\":\"\\n\\nHuman: hi\\n\\nAssistant: hello\"}\n{\"transcript\":\"nothing\"}\n",
-    );
+/// `cai-data convert --from hh-red-team --to prompts` of `records` (as `rt.jsonl` in `d`); the
+/// output and the path written.
+fn red_team_to_prompts(d: &Dir, records: &str) -> (Output, std::path::PathBuf) {
+    let input = d.write("rt.jsonl", records);
     let output = d.path("prompts.jsonl");
     let out = cai_data(&[
         "convert",
@@ -97,6 +94,16 @@ fn convert_reports_written_and_skipped() {
         input.to_str().unwrap(),
         output.to_str().unwrap(),
     ]);
+    (out, output)
+}
+
+#[test]
+fn convert_reports_written_and_skipped() {
+    let d = Dir::new();
+    let (out, output) = red_team_to_prompts(
+        &d,
+        "{\"transcript\":\"\\n\\nHuman: hi\\n\\nAssistant: hello\"}\n{\"transcript\":\"nothing\"}\n",
+    );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         stdout(&out).trim(),
@@ -139,6 +146,23 @@ fn convert_reports_written_and_skipped() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot convert"));
+}
+
+#[test]
+fn convert_exits_non_zero_when_every_record_is_skipped() {
+    let d = Dir::new();
+    let records = "{\"transcript\":\"nothing\"}\n{\"transcript\":\"still nothing\"}\n";
+    let (out, _) = red_team_to_prompts(&d, records);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        "wrote 0 records, skipped 2 (no Human turn: 2)"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("every record") && stderr.contains("rt.jsonl"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -171,6 +171,14 @@ impl Cli {
                         format!("converting {} from {from} to {to}", input.display())
                     })?;
                 println!("{report}");
+                if report.written == 0 && report.skipped_total() > 0 {
+                    // Nothing usable came out: a script must not go on with an empty file.
+                    eprintln!(
+                        "error: every record of {} was skipped; nothing was converted",
+                        input.display()
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Command::Stats {
