@@ -45,6 +45,13 @@ pub struct EvalConfig {
     pub judge: Option<String>,
     /// Render the judge's prompt with its chat template.
     pub judge_chat_template: bool,
+    /// An OpenAI-compatible judge endpoint (`/v1/completions` with log-probs) instead of a
+    /// local judge.
+    pub judge_endpoint: Option<String>,
+    /// The `model` of judge endpoint requests.
+    pub judge_remote_model: String,
+    /// Environment variable holding the judge endpoint's API key.
+    pub judge_api_key_env: String,
     /// Harmful prompts (default: the corpus's held-out red-team prompts).
     pub harmful_file: Option<PathBuf>,
     /// Harmless prompts that sound risky (default: the corpus's benign evaluation prompts).
@@ -74,6 +81,9 @@ impl Default for EvalConfig {
             reward_model: None,
             judge: None,
             judge_chat_template: false,
+            judge_endpoint: None,
+            judge_remote_model: "default".into(),
+            judge_api_key_env: "CAI_JUDGE_API_KEY".into(),
             harmful_file: None,
             benign_file: None,
             limit: None,

@@ -385,23 +385,31 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
             });
         }
     }
-    if let Some(source) = &cfg.judge {
-        report.win_rates = judge_models(source, cfg, &sets, &all)?;
+    if let Some(url) = &cfg.judge_endpoint {
+        let remote = cai_client::RemoteConfig {
+            model: cfg.judge_remote_model.clone(),
+            ..cai_client::RemoteConfig::new(cai_client::RemoteApi::OpenAi, vec![url.clone()])
+        }
+        .api_key_from_env(&cfg.judge_api_key_env);
+        let judge = cai_judge::RemoteJudge::new(remote)?;
+        judge.probe()?;
+        report.win_rates = judge_models(&judge, &sets, &all)?;
+    } else if let Some(source) = &cfg.judge {
+        let model = LoadedModel::load(&ModelSpec::parse(source)?, &load_options(cfg)?)?;
+        let judge =
+            cai_judge::LocalJudge::new(std::sync::Arc::new(model), source, cfg.judge_chat_template);
+        report.win_rates = judge_models(&judge, &sets, &all)?;
     }
     cai_data::write_json_atomic(cfg.output_dir.join(EVAL_FILE), &report)?;
     Ok(report)
 }
 
-/// Win rates of each model over the one before it, on both sets, by the judge `source`.
+/// Win rates of each model over the one before it, on both sets, by `judge`.
 fn judge_models(
-    source: &str,
-    cfg: &EvalConfig,
+    judge: &dyn cai_judge::OptionScorer,
     sets: &PromptSets,
     all: &[(String, Answers)],
 ) -> Result<Vec<WinRate>> {
-    let model = LoadedModel::load(&ModelSpec::parse(source)?, &load_options(cfg)?)?;
-    let judge =
-        cai_judge::LocalJudge::new(std::sync::Arc::new(model), source, cfg.judge_chat_template);
     let principles = cai_data::Constitution::builtin().judge_principles;
     let ids = |ps: &[RedTeamPrompt]| -> Vec<(String, String)> {
         ps.iter()
@@ -422,7 +430,7 @@ fn judge_models(
                 set,
                 prompts,
             };
-            let w = win_rate(&judge, &principles, &contest)?;
+            let w = win_rate(judge, &principles, &contest)?;
             tracing::info!(model = %later, against = %earlier, set, win_rate = w.win_rate, "judged");
             out.push(w);
         }

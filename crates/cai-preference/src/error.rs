@@ -28,22 +28,23 @@ pub enum PreferenceError {
         /// What the generator said.
         message: String,
     },
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written (the OS error is part of the message, not a
+    /// `source()`, so that it is printed once).
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl PreferenceError {
     /// An I/O error on `path`.
-    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.display().to_string(),
-            source,
+            error,
         }
     }
 }

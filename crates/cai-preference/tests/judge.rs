@@ -1,44 +1,19 @@
 //! The local judge on the tiny fixture model (byte-level tokenizer): option probabilities are
 //! normalised, both orders come from one scoring, and calibration runs end to end.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use cai_data::{Constitution, JudgePrinciple};
 use cai_judge::Style;
-use cai_model::{LoadOptions, LoadedModel, ModelSpec};
+use cai_model::{LoadedModel, testing};
 use cai_preference::input::CalibrationPair;
 use cai_preference::judge::{Comparison, judge_both_orders, paper_prompt};
 use cai_preference::{LocalJudge, OptionScorer, calibrate};
-use serde_json::json;
 
 fn tiny_model() -> Arc<LoadedModel> {
-    static MODEL: OnceLock<(tempfile::TempDir, Arc<LoadedModel>)> = OnceLock::new();
+    static MODEL: OnceLock<Arc<LoadedModel>> = OnceLock::new();
     MODEL
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let src = root.join("cai-model/tests/fixtures/tiny-mistral");
-            for file in ["config.json", "model.safetensors"] {
-                std::fs::copy(src.join(file), dir.path().join(file)).unwrap();
-            }
-            let tokenizer = root.join("cai-sft/tests/fixtures/byte-tokenizer.json");
-            std::fs::copy(tokenizer, dir.path().join("tokenizer.json")).unwrap();
-            let tok_cfg = json!({"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true});
-            std::fs::write(
-                dir.path().join("tokenizer_config.json"),
-                tok_cfg.to_string(),
-            )
-            .unwrap();
-            let opts = LoadOptions {
-                chat_template: Some("chatml".into()),
-                ..LoadOptions::default()
-            };
-            let spec = ModelSpec::parse(dir.path().to_str().unwrap()).unwrap();
-            let model = LoadedModel::load(&spec, &opts).unwrap();
-            (dir, Arc::new(model))
-        })
-        .1
+        .get_or_init(|| Arc::new(testing::tiny_model("chatml", Default::default())))
         .clone()
 }
 

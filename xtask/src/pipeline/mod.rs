@@ -256,6 +256,10 @@ pub fn pipeline(args: &[String]) -> Result<()> {
 /// Runs the judge's calibration on clear-cut pairs and keeps its line in the preference stage's
 /// directory, for the report.
 fn calibrate_judge(p: &Profile, run_dir: &RunDir) -> Result<()> {
+    if p.preference_mode == "nemo" {
+        eprintln!("judge calibration skipped: the nemo judge gives no option probabilities");
+        return Ok(());
+    }
     let mut cmd = stages::calibration(p, run_dir).command();
     let out = cmd.output().context("running cai-preference calibrate")?;
     if !out.status.success() {

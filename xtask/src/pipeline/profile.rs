@@ -32,6 +32,19 @@ pub struct Profile {
     pub preference_candidates: usize,
     /// Tokens per candidate.
     pub preference_tokens: usize,
+    /// Labelling mode: `paper` (the default), `cot` or `nemo` (needs `judge_endpoint`).
+    #[serde(default = "paper")]
+    pub preference_mode: String,
+    /// Labelling demonstrations shown to the judge before each question.
+    #[serde(default)]
+    pub preference_few_shot: usize,
+    /// An OpenAI-compatible judge endpoint for labelling, calibration and the evaluation's win
+    /// rates; none: the SL-CAI model judges in process.
+    #[serde(default)]
+    pub judge_endpoint: Option<String>,
+    /// The `model` of the judge endpoint's requests.
+    #[serde(default)]
+    pub judge_model: Option<String>,
     /// Reward-model optimizer steps.
     pub rm_steps: usize,
     /// Pairs per reward-model optimizer step.
@@ -50,6 +63,10 @@ pub struct Profile {
     pub eval_tokens: usize,
     /// LoRA rank of the training stages (0 = full fine-tuning).
     pub lora_rank: usize,
+}
+
+fn paper() -> String {
+    "paper".into()
 }
 
 /// Reads profile `name` from `profiles` (the TOML text of the profiles file), then applies the

@@ -56,6 +56,38 @@ impl StageCommand {
         self
     }
 
+    /// `flag value` when `value` is given.
+    fn maybe(self, flag: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.arg(flag, v),
+            None => self,
+        }
+    }
+
+    /// The judge: the profile's endpoint (and its model), else the local model `local` under
+    /// `local_flag`.
+    fn judge(self, p: &Profile, local_flag: Option<&Path>) -> Self {
+        match (&p.judge_endpoint, local_flag) {
+            (Some(url), _) => self
+                .arg("--judge-endpoint", url)
+                .maybe("--judge-model", p.judge_model.as_deref()),
+            (None, Some(local)) => self.path("--judge", local),
+            (None, None) => self,
+        }
+    }
+
+    /// How the judge labels: the mode and demonstrations when they differ from the defaults.
+    fn labelling(self, p: &Profile) -> Self {
+        let cmd = self.maybe(
+            "--mode",
+            (p.preference_mode != "paper").then_some(p.preference_mode.as_str()),
+        );
+        match p.preference_few_shot {
+            0 => cmd,
+            n => cmd.arg("--few-shot", n),
+        }
+    }
+
     /// LoRA flags when the profile trains adapters.
     fn lora(self, p: &Profile) -> Self {
         match p.lora_rank {
@@ -115,6 +147,8 @@ pub fn preference(p: &Profile, run: &RunDir) -> StageCommand {
         .arg("--limit", p.preference_limit)
         .arg("--candidates", p.preference_candidates)
         .arg("--tokens-to-generate", p.preference_tokens)
+        .judge(p, None)
+        .labelling(p)
 }
 
 /// The clear-cut pairs the judge is calibrated on, relative to the project root.
@@ -126,9 +160,10 @@ pub const CALIBRATION_FILE: &str = "calibration.json";
 pub fn calibration(p: &Profile, run: &RunDir) -> StageCommand {
     StageCommand::new("cai-preference")
         .flag("calibrate")
-        .path("--judge", &run.sft_model())
+        .judge(p, Some(&run.sft_model()))
         .arg("--pairs", CALIBRATION_PAIRS)
         .arg("--device", &p.device)
+        .labelling(p)
 }
 
 /// The reward model on the blended preferences, from the SL-CAI model.
@@ -187,7 +222,7 @@ pub fn eval(p: &Profile, run: &RunDir) -> StageCommand {
             model("rl-cai", &run.ppo().join(files::MODEL_DIR)),
         )
         .path("--reward-model", &run.reward_model().join(files::MODEL_DIR))
-        .path("--judge", &run.sft_model())
+        .judge(p, Some(&run.sft_model()))
         .path("--out", &run.eval())
         .arg("--device", &p.device)
         .arg("--limit", p.eval_limit)
@@ -202,4 +237,45 @@ pub fn trained(dir: &Path, steps: usize) -> bool {
         return false;
     };
     summary["steps"].as_u64() == Some(steps as u64) && dir.join(files::MODEL_DIR).is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::profile::{PROFILES_FILE, resolve};
+
+    fn profile(name: &str) -> Profile {
+        let text = std::fs::read_to_string(project_root().join(PROFILES_FILE)).unwrap();
+        resolve(&text, name, None, toml::Table::new()).unwrap()
+    }
+
+    fn args(cmd: &StageCommand) -> Vec<String> {
+        cmd.args.clone()
+    }
+
+    #[test]
+    fn the_judge_is_local_unless_the_profile_names_an_endpoint() {
+        let run = RunDir::new("/tmp/run");
+        let default = profile("default");
+        let labelling = args(&preference(&default, &run));
+        assert!(
+            !labelling
+                .iter()
+                .any(|a| a.starts_with("--judge") || a == "--mode")
+        );
+        assert!(args(&eval(&default, &run)).contains(&"--judge".to_string()));
+
+        let mistral = profile("mistral-7b");
+        let labelling = args(&preference(&mistral, &run)).join(" ");
+        assert!(
+            labelling.contains("--judge-endpoint http://localhost:8000/v1"),
+            "{labelling}"
+        );
+        assert!(labelling.contains("--mode nemo"), "{labelling}");
+        let eval = args(&eval(&mistral, &run)).join(" ");
+        assert!(
+            eval.contains("--judge-endpoint") && !eval.contains("--judge "),
+            "{eval}"
+        );
+    }
 }

@@ -28,8 +28,16 @@ struct Flags {
     #[arg(long)]
     reward_model: Option<PathBuf>,
     /// The AI judge of pairwise win rates between consecutive models (a model source).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "judge_endpoint")]
     judge: Option<String>,
+    /// An OpenAI-compatible judge endpoint instead (`/v1/completions` with log-probs; its key
+    /// from `$CAI_JUDGE_API_KEY`).
+    #[arg(long)]
+    judge_endpoint: Option<String>,
+    /// The `model` of judge endpoint requests.
+    #[arg(long = "judge-model")]
+    #[serde(rename = "judge_remote_model")]
+    judge_remote_model: Option<String>,
     /// Harmful prompts (default: the corpus's held-out red-team prompts).
     #[arg(long = "harmful")]
     #[serde(rename = "harmful_file")]
