@@ -2,7 +2,7 @@
 //! [`OptionScorer`] a judge implements (a local model, an endpoint, a fake in tests), and every
 //! comparison judged in both orders in one call.
 
-use cai_data::JudgePrinciple;
+use cai_data::{Generation, JudgePrinciple, SamplingParams};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{JudgeError, Result};
@@ -76,6 +76,22 @@ pub trait OptionScorer {
     }
     /// The judge's name, for records.
     fn name(&self) -> String;
+}
+
+/// The sampling of a chain of thought: greedy, up to `max_tokens`, ending at a reasoning stop.
+pub fn reasoning_params(max_tokens: usize) -> SamplingParams {
+    SamplingParams {
+        end_strings: crate::style::REASONING_STOPS.map(String::from).to_vec(),
+        ..SamplingParams::greedy(max_tokens)
+    }
+}
+
+/// The reasoning of each generation, cut at the first reasoning stop.
+pub fn reasoning_texts(generations: &[Generation]) -> Vec<String> {
+    generations
+        .iter()
+        .map(|g| cut_reasoning(&g.text).to_string())
+        .collect()
 }
 
 /// Cuts `text` at the first reasoning stop string.

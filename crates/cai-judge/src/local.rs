@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use cai_data::{GenerationRequest, Prompt, SamplingParams};
+use cai_data::{GenerationRequest, Prompt};
 use cai_model::{Engine, LoadedModel, Message};
 
 use crate::error::Result;
-use crate::judge::{OPTIONS, OptionScorer, Verdict, cut_reasoning};
+use crate::judge::{OPTIONS, OptionScorer, Verdict, reasoning_params, reasoning_texts};
 use crate::label::normalised_first;
 
 /// Prompts per scoring forward (each prompt is two sequences, one per option).
@@ -83,17 +83,10 @@ impl OptionScorer for LocalJudge {
                 } else {
                     Prompt::Text(p.clone())
                 },
-                params: SamplingParams {
-                    end_strings: crate::style::REASONING_STOPS.map(String::from).to_vec(),
-                    ..SamplingParams::greedy(max_tokens)
-                },
+                params: reasoning_params(max_tokens),
             })
             .collect();
-        let generated = engine.generate(&requests)?;
-        Ok(generated
-            .iter()
-            .map(|g| cut_reasoning(&g.text).to_string())
-            .collect())
+        Ok(reasoning_texts(&engine.generate(&requests)?))
     }
 
     fn name(&self) -> String {

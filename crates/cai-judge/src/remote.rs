@@ -4,11 +4,11 @@
 
 use cai_client::wire::openai::{Completion, CompletionRequest, Logprobs, PromptInput};
 use cai_client::{ClientError, RemoteConfig, RemoteGenerator};
-use cai_data::{GenerationRequest, Prompt, SamplingParams};
+use cai_data::{GenerationRequest, Prompt};
 use serde_json::Value;
 
 use crate::error::{JudgeError, Result};
-use crate::judge::{Failure, OptionScorer, Verdict, cut_reasoning};
+use crate::judge::{Failure, OptionScorer, Verdict, reasoning_params, reasoning_texts};
 use crate::label::normalised_first;
 
 /// Alternatives asked for per position (OpenAI's largest).
@@ -123,17 +123,10 @@ impl OptionScorer for RemoteJudge {
             .iter()
             .map(|p| GenerationRequest {
                 prompt: Prompt::Text(p.clone()),
-                params: SamplingParams {
-                    end_strings: crate::style::REASONING_STOPS.map(String::from).to_vec(),
-                    ..SamplingParams::greedy(max_tokens)
-                },
+                params: reasoning_params(max_tokens),
             })
             .collect();
-        let generated = self.client.try_generate(&requests)?;
-        Ok(generated
-            .iter()
-            .map(|g| cut_reasoning(&g.text).to_string())
-            .collect())
+        Ok(reasoning_texts(&self.client.try_generate(&requests)?))
     }
 
     fn name(&self) -> String {

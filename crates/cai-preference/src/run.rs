@@ -170,6 +170,12 @@ pub fn judge_remote_config(config: &Config, url: &str) -> Result<cai_client::Rem
     })
 }
 
+/// A judge behind an endpoint, owned.
+enum EndpointJudge {
+    Nemo(NemoJudge),
+    Options(RemoteJudge),
+}
+
 /// Builds the judge (an endpoint is probed first, before any model loads), loads the policy
 /// backend, then runs; `progress` as in [`run`].
 pub fn load_and_run(
@@ -179,29 +185,22 @@ pub fn load_and_run(
 ) -> Result<Summary> {
     if let Some(url) = &config.judge_endpoint {
         let remote = judge_remote_config(config, url)?;
-        if config.mode == Mode::Nemo {
+        let endpoint = if config.mode == Mode::Nemo {
             let principles = &inputs.constitution.judge_principles;
             let judge = NemoJudge::new(remote, principles, config.nemo_max_tokens)?;
             judge.probe()?;
-            let backend = Backend::load(&config.into())?;
-            return run(
-                config,
-                inputs,
-                &backend.generators(),
-                Judge::Nemo(&judge),
-                progress,
-            );
-        }
-        let judge = RemoteJudge::new(remote)?;
-        judge.probe()?;
+            EndpointJudge::Nemo(judge)
+        } else {
+            let judge = RemoteJudge::new(remote)?;
+            judge.probe()?;
+            EndpointJudge::Options(judge)
+        };
+        let judge = match &endpoint {
+            EndpointJudge::Nemo(j) => Judge::Nemo(j),
+            EndpointJudge::Options(j) => Judge::Options(j),
+        };
         let backend = Backend::load(&config.into())?;
-        return run(
-            config,
-            inputs,
-            &backend.generators(),
-            Judge::Options(&judge),
-            progress,
-        );
+        return run(config, inputs, &backend.generators(), judge, progress);
     }
     let backend = Backend::load(&config.into())?;
     let judge_name = config.judge_model().to_string();

@@ -147,6 +147,20 @@ fn config(dir: &Path, url: &str, mode: Mode) -> Config {
     }
 }
 
+/// A run over the fake policy with `judge`.
+fn label(cfg: &Config, judge: Judge<'_>) -> cai_preference::Summary {
+    let inputs = cai_preference::read_inputs(cfg).unwrap();
+    let policy = FakePolicy::default();
+    run(
+        cfg,
+        inputs,
+        &[&policy as &dyn Generator],
+        judge,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
 fn records(dir: &Path) -> Vec<PreferenceRecord> {
     std::fs::read_to_string(dir.join("out/ai_preferences.jsonl"))
         .unwrap()
@@ -162,16 +176,7 @@ fn paper_mode_labels_from_the_endpoints_log_probs() {
     let cfg = config(dir.path(), &url, Mode::Paper);
     let judge = RemoteJudge::new(judge_remote_config(&cfg, &url).unwrap()).unwrap();
     judge.probe().unwrap();
-    let inputs = cai_preference::read_inputs(&cfg).unwrap();
-    let policy = FakePolicy::default();
-    let summary = run(
-        &cfg,
-        inputs,
-        &[&policy as &dyn Generator],
-        Judge::Options(&judge),
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = label(&cfg, Judge::Options(&judge));
     // Four prompts, each with a good and a bad candidate: one pair each; the tie prompt's
     // judgements have no option among the alternatives (two orders, counted once per pair).
     assert_eq!(summary.counts.pairs_judged, 3, "{summary:?}");
@@ -210,16 +215,7 @@ fn nemo_mode_takes_hard_labels_and_counts_what_it_drops() {
     let constitution = cai_data::Constitution::builtin();
     let remote = judge_remote_config(&cfg, &url).unwrap();
     let judge = NemoJudge::new(remote, &constitution.judge_principles, 64).unwrap();
-    let inputs = cai_preference::read_inputs(&cfg).unwrap();
-    let policy = FakePolicy::default();
-    let summary = run(
-        &cfg,
-        inputs,
-        &[&policy as &dyn Generator],
-        Judge::Nemo(&judge),
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = label(&cfg, Judge::Nemo(&judge));
     assert_eq!(summary.counts.pairs_judged, 2, "{summary:?}");
     assert_eq!(summary.counts.dropped.unparseable_answer, 1);
     assert_eq!(summary.counts.dropped.same_choice, 1);

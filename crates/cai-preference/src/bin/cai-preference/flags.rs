@@ -6,19 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-/// Flags of a labelling run.
+/// How the judge is reached and how questions are put to it: shared by labelling runs and
+/// `calibrate`.
 #[derive(Debug, Args, Serialize)]
-pub struct LabelFlags {
-    /// TOML file of options (keys are the configuration fields); flags override it.
-    #[arg(long)]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-    /// The policy sampling candidates: `.gguf`, HF directory, `hf:REPO` or `default`.
-    #[arg(long)]
-    policy: Option<String>,
-    /// The judge model (default: the policy).
-    #[arg(long, conflicts_with = "judge_endpoint")]
-    judge: Option<String>,
+pub struct JudgeFlags {
     /// An OpenAI-compatible judge endpoint (`/v1/completions` with log-probs for paper and cot,
     /// `/v1/chat/completions` for nemo); its key comes from `$CAI_JUDGE_API_KEY` or
     /// `--judge-api-key-file`.
@@ -34,7 +25,7 @@ pub struct LabelFlags {
     /// File whose first line is the judge endpoint's API key.
     #[arg(long)]
     judge_api_key_file: Option<PathBuf>,
-    /// Labelling mode: paper (default), cot or nemo.
+    /// Labelling mode: paper (default), cot or nemo (not for calibrate).
     #[arg(long)]
     mode: Option<String>,
     /// Labelling demonstrations shown before each question (paper, cot).
@@ -47,6 +38,31 @@ pub struct LabelFlags {
     /// Longest chain of thought in tokens (cot).
     #[arg(long)]
     cot_tokens: Option<usize>,
+    /// Principles per pair, averaged (default 4).
+    #[arg(long)]
+    ensemble: Option<usize>,
+    /// Wrap the judge prompt in the judge's chat template.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    judge_chat_template: bool,
+}
+
+/// Flags of a labelling run.
+#[derive(Debug, Args, Serialize)]
+pub struct LabelFlags {
+    /// TOML file of options (keys are the configuration fields); flags override it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// The policy sampling candidates: `.gguf`, HF directory, `hf:REPO` or `default`.
+    #[arg(long)]
+    policy: Option<String>,
+    /// The judge model (default: the policy).
+    #[arg(long, conflicts_with = "judge_endpoint")]
+    judge: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    judging: JudgeFlags,
     /// Red-team prompts (default: the built-in corpus).
     #[arg(long = "prompts")]
     #[serde(rename = "prompts_file")]
@@ -95,13 +111,6 @@ pub struct LabelFlags {
     /// Seed of sampling, principle draws, blending and splitting.
     #[arg(long)]
     seed: Option<u64>,
-    /// Principles per pair, averaged (default 4).
-    #[arg(long)]
-    ensemble: Option<usize>,
-    /// Wrap the judge prompt in the judge's chat template.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    judge_chat_template: bool,
 }
 
 impl LabelFlags {
@@ -123,43 +132,13 @@ pub struct CalibrateFlags {
     #[arg(long)]
     #[serde(skip)]
     pub pairs: PathBuf,
-    /// An OpenAI-compatible judge endpoint (`/v1/completions` with log-probs).
-    #[arg(long)]
-    judge_endpoint: Option<String>,
-    /// The `model` of judge endpoint requests.
-    #[arg(long = "judge-model")]
-    #[serde(rename = "judge_remote_model")]
-    judge_remote_model: Option<String>,
-    /// Environment variable holding the judge endpoint's API key.
-    #[arg(long)]
-    judge_api_key_env: Option<String>,
-    /// File whose first line is the judge endpoint's API key.
-    #[arg(long)]
-    judge_api_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    judging: JudgeFlags,
     /// Constitution files (default: the built-in one).
     #[arg(long)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     constitution: Vec<PathBuf>,
-    /// Mode: paper (default) or cot.
-    #[arg(long)]
-    mode: Option<String>,
-    /// Labelling demonstrations shown before each question.
-    #[arg(long)]
-    few_shot: Option<usize>,
-    /// `{"prompt", "good", "bad"}` demonstrations (default: the built-in ones).
-    #[arg(long = "demonstrations")]
-    #[serde(rename = "demonstrations_file")]
-    demonstrations_file: Option<PathBuf>,
-    /// Longest chain of thought in tokens (cot).
-    #[arg(long)]
-    cot_tokens: Option<usize>,
-    /// Wrap the judge prompt in the judge's chat template.
-    #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    judge_chat_template: bool,
-    /// Principles per pair, averaged (as a labelling run's default).
-    #[arg(long)]
-    ensemble: Option<usize>,
     /// Device.
     #[arg(long)]
     device: Option<String>,
