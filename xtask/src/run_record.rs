@@ -125,7 +125,7 @@ pub fn critique_summary(run: &RunDir) -> Result<CritiqueSummary> {
 
 /// `git rev-parse HEAD` of the project, when it is a git checkout.
 fn git_commit() -> Option<String> {
-    let out = Command::new("git")
+    let out = crate::clean_env(&mut Command::new("git"))
         .args(["rev-parse", "HEAD"])
         .current_dir(project_root())
         .output()

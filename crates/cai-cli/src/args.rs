@@ -87,6 +87,7 @@ impl SamplingArgs {
             top_p: self.top_p,
             min_p: self.min_p,
             repetition_penalty: self.repetition_penalty,
+            penalize_prompt: true,
             min_tokens_to_generate: self.min_tokens,
             tokens_to_generate: self.max_tokens,
             end_strings: self.end_strings.clone(),

@@ -5,6 +5,7 @@
 //! - [`progress`]: spinners and progress bars.
 //! - [`args`]: the `--model …` and sampling flags every model tool accepts.
 //! - [`layered`]: defaults ← TOML file ← flags, the configuration form of every stage.
+//! - [`output_dir`]: an output directory checked before anything is built or loaded.
 //! - [`bench`]: helpers the benchmarks of every crate share with their PyTorch counterparts.
 //!
 //! The package also builds the `cai-model` tool (inspect, tokenize, score, chat, convert).
@@ -13,10 +14,12 @@ pub mod allocator;
 pub mod args;
 pub mod bench;
 pub mod layered;
+pub mod output_dir;
 pub mod process;
 pub mod progress;
 
 pub use args::{ModelArgs, SamplingArgs};
 pub use layered::{LayerError, given_flags, load_layered};
+pub use output_dir::{OutputDirError, check_output_dir};
 pub use process::init_process;
 pub use progress::{progress_bar, spinner};

@@ -39,6 +39,7 @@ pub fn nemo_request(request: &GenerationRequest) -> Result<GenerateRequest> {
         top_k: Some(p.top_k as u64),
         top_p: Some(p.top_p as f64),
         repetition_penalty: Some(p.repetition_penalty as f64),
+        penalize_prompt: (!p.penalize_prompt).then_some(false),
         min_tokens_to_generate: Some(p.min_tokens_to_generate as u64),
         end_strings: Some(p.end_strings.clone()),
         compute_logprob: None,
@@ -121,6 +122,7 @@ pub fn openai_request(
         top_k: (!p.greedy && p.top_k > 0).then_some(p.top_k as i64),
         min_p: (!p.greedy && p.min_p > 0.0).then_some(p.min_p as f64),
         repetition_penalty: (p.repetition_penalty != 1.0).then_some(p.repetition_penalty as f64),
+        penalize_prompt: (!p.penalize_prompt).then_some(false),
         min_tokens: (p.min_tokens_to_generate > 0).then_some(p.min_tokens_to_generate as u64),
         ignore_eos: p.ignore_eos.then_some(true),
         stop: (!p.end_strings.is_empty()).then(|| Stop::Many(p.end_strings.clone())),
@@ -251,6 +253,24 @@ mod tests {
             nemo_request(&text),
             Err(ClientError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn penalize_prompt_is_sent_only_when_false() {
+        let params = |penalize_prompt| SamplingParams {
+            repetition_penalty: 1.2,
+            penalize_prompt,
+            ..SamplingParams::greedy(8)
+        };
+        for (penalize_prompt, want) in [(true, None), (false, Some(json!(false)))] {
+            let req = request(Prompt::Text("x".into()), params(penalize_prompt));
+            let nemo = serde_json::to_value(nemo_request(&req).unwrap()).unwrap();
+            let (_, openai) = openai_request(&req, "m");
+            let openai = serde_json::to_value(openai).unwrap();
+            for body in [nemo, openai] {
+                assert_eq!(body.get("penalize_prompt"), want.as_ref(), "{body}");
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use cai_data::answer::{declines, on_topic};
 use cai_data::{ChatSample, SlCaiTrace};
 use serde::Serialize;
 
@@ -21,7 +22,8 @@ pub use cai_backend::TokenCounter;
 pub struct Reject {
     /// Prompt id.
     pub id: String,
-    /// Why (`empty_revision`, `echoes_critique`, `revision_prefix`, `too_long`).
+    /// Why (`empty_revision`, `echoes_critique`, `revision_prefix`, `truncated`, `off_topic`,
+    /// `too_long`).
     pub reason: String,
     /// The final revision after stripping.
     pub final_revision: String,
@@ -81,6 +83,8 @@ pub fn assemble(
             DropReason::EmptyRevision,
             DropReason::EchoesCritique,
             DropReason::RevisionPrefix,
+            DropReason::Truncated,
+            DropReason::OffTopic,
             DropReason::TooLong,
         ]
         .iter()
@@ -114,6 +118,10 @@ pub fn assemble(
         counts.truncated_revisions += usize::from(record.truncated);
         let sample = trace.to_chat_sample();
         let drop = match checked.drop {
+            None if record.truncated && config.drop_truncated => Some(DropReason::Truncated),
+            None if config.drop_off_topic && !on_topic(&trace.prompt, &trace.final_revision) => {
+                Some(DropReason::OffTopic)
+            }
             None if lengths.too_long(&sample)? => Some(DropReason::TooLong),
             other => other,
         };
@@ -126,7 +134,10 @@ pub fn assemble(
                     final_revision: trace.final_revision.clone(),
                 });
             }
-            None => sl_cai.push(sample),
+            None => {
+                counts.declining_samples += usize::from(declines(&trace.final_revision));
+                sl_cai.push(sample);
+            }
         }
         traces.push(trace);
     }

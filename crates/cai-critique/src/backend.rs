@@ -9,8 +9,9 @@ pub use cai_backend::GeneratorInfo;
 use cai_model::LoadedModel;
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{CritiqueError, Result};
 use crate::run::Environment;
+use cai_judge::{LocalJudge, OptionScorer};
 
 impl From<&Config> for BackendSettings {
     fn from(config: &Config) -> Self {
@@ -30,14 +31,35 @@ impl From<&Config> for BackendSettings {
     }
 }
 
-/// The generators and token counter of a run, built from its [`Config`].
-pub struct Backend(cai_backend::Backend);
+/// The generators, token counter and (for best-of-n revisions) judge of a run, built from its
+/// [`Config`].
+pub struct Backend {
+    inner: cai_backend::Backend,
+    judge: Option<LocalJudge>,
+}
 
 impl Backend {
     /// Loads what `config` needs: the model and the engine, or the remote client (and, to count
     /// tokens when `max_seq_length > 0`, the model's text side).
     pub fn load(config: &Config) -> Result<Self> {
-        Ok(Self(cai_backend::Backend::load(&config.into())?))
+        Self::judged(config, cai_backend::Backend::load(&config.into())?)
+    }
+
+    /// Adds the judge of revision candidates when `config` asks for several.
+    fn judged(config: &Config, inner: cai_backend::Backend) -> Result<Self> {
+        let judge = match (config.revision_candidates > 1, inner.model()) {
+            (false, _) => None,
+            (true, Some(model)) => {
+                Some(LocalJudge::new(model.clone(), config.model.clone(), false))
+            }
+            (true, None) => {
+                return Err(CritiqueError::config(
+                    "revision_candidates",
+                    "best-of-n revisions need the in-process model",
+                ));
+            }
+        };
+        Ok(Self { inner, judge })
     }
 
     /// Whether [`Backend::load`] loads the model's weights: only for the in-process engine.
@@ -48,24 +70,25 @@ impl Backend {
     /// As [`Backend::load`] with a model already loaded (it must be `config.model` with
     /// `config.chat_template`); required without endpoints.
     pub fn with_model(config: &Config, model: Option<Arc<LoadedModel>>) -> Result<Self> {
-        Ok(Self(cai_backend::Backend::with_model(
-            &config.into(),
-            model,
-        )?))
+        Self::judged(
+            config,
+            cai_backend::Backend::with_model(&config.into(), model)?,
+        )
     }
 
     /// The environment of [`crate::run()`]: the backend's generators, token counter and template.
     pub fn environment(&self) -> Environment<'_> {
         Environment {
-            generators: self.0.generators(),
-            counter: self.0.counter(),
-            template: self.0.template().to_string(),
+            generators: self.inner.generators(),
+            counter: self.inner.counter(),
+            template: self.inner.template().to_string(),
+            judge: self.judge.as_ref().map(|j| j as &(dyn OptionScorer + Sync)),
         }
     }
 
     /// The loaded model, if any.
     pub fn model(&self) -> Option<&Arc<LoadedModel>> {
-        self.0.model()
+        self.inner.model()
     }
 }
 

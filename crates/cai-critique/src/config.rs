@@ -51,6 +51,20 @@ pub struct Config {
     pub limit: Option<usize>,
     /// Critique → revision rounds per prompt (NeMo: 1; the paper: up to 4).
     pub rounds: usize,
+    /// How each round's principle is chosen: uniformly from all (`random`, NeMo and the paper) or
+    /// from those whose `categories` list the prompt's category (`category`; all when none does).
+    pub principle_choice: PrincipleChoice,
+    /// Revisions generated per round; above 1 the model itself judges them against the principle
+    /// (the CAI paper's (A)/(B) prompt, both orders, teacher-forced) and keeps the best. The first
+    /// uses `sampling`, the others `candidate_temperature`. In-process engine only.
+    pub revision_candidates: usize,
+    /// Temperature of the extra revision candidates.
+    pub candidate_temperature: f32,
+    /// Leave out samples whose final revision hit `tokens_to_generate` (cut off mid-text).
+    pub drop_truncated: bool,
+    /// Leave out samples whose final revision shares no content word with the prompt
+    /// (`cai_data::answer::on_topic`).
+    pub drop_off_topic: bool,
     /// Seed of principle sampling, per-request sampler seeds and the blend shuffle.
     pub seed: u64,
     /// Prompts per generator call.
@@ -96,6 +110,11 @@ impl Default for Config {
             out: PathBuf::from("critique-out"),
             limit: None,
             rounds: 1,
+            principle_choice: PrincipleChoice::Random,
+            revision_candidates: 1,
+            candidate_temperature: 0.7,
+            drop_truncated: true,
+            drop_off_topic: true,
             seed: 1234,
             batch_size: 32,
             few_shot: None,
@@ -107,6 +126,16 @@ impl Default for Config {
             sampling: nemo_sl_sampling(),
         }
     }
+}
+
+/// How a round's principle is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipleChoice {
+    /// Uniformly from every principle (NeMo, the paper).
+    Random,
+    /// Uniformly from the principles listing the prompt's category; all when none does.
+    Category,
 }
 
 /// NeMo's SL-CAI generation settings: greedy, `top_k` 1, `top_p` 0.9, repetition penalty 1.2, at
@@ -124,6 +153,7 @@ pub fn nemo_sl_sampling() -> SamplingParams {
         end_strings: Vec::new(),
         random_seed: None,
         ignore_eos: false,
+        penalize_prompt: true,
     }
 }
 
@@ -141,6 +171,21 @@ impl Config {
         let bad = |field: &str, reason: String| Err(CritiqueError::config(field, reason));
         if self.rounds == 0 {
             return bad("rounds", "must be at least 1".into());
+        }
+        if self.revision_candidates == 0 {
+            return bad("revision_candidates", "must be at least 1".into());
+        }
+        if !(self.candidate_temperature > 0.0 && self.candidate_temperature.is_finite()) {
+            return bad(
+                "candidate_temperature",
+                format!("must be > 0, got {}", self.candidate_temperature),
+            );
+        }
+        if self.revision_candidates > 1 && !self.endpoints.is_empty() {
+            return bad(
+                "revision_candidates",
+                "best-of-n revisions are judged by the in-process model: not with endpoints".into(),
+            );
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
@@ -164,6 +209,9 @@ impl Config {
             && !(r.is_finite() && r >= 0.0)
         {
             return bad("helpfulness_ratio", format!("must be ≥ 0, got {r}"));
+        }
+        if let Err(e) = cai_cli::check_output_dir("out (--out)", &self.out) {
+            return bad("out", e.reason);
         }
         self.sampling
             .validate()

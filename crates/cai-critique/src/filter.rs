@@ -1,5 +1,6 @@
 //! Quality filters on revisions: empty ones, ones that echo the critique, and "Here is a revised
-//! response:"-style prefixes (stripped or dropped by rule). Lengths are checked in [`crate::assemble`].
+//! response:"-style prefixes (stripped or dropped by rule). Cut-off and off-topic revisions and
+//! lengths are checked in [`crate::assemble`].
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,10 @@ pub enum DropReason {
     EchoesCritique,
     /// The revision has a "Here is a revised response:" prefix and the rule is [`PrefixRule::Drop`].
     RevisionPrefix,
+    /// The final revision hit `tokens_to_generate`: it is cut off mid-text (`drop_truncated`).
+    Truncated,
+    /// The final revision shares no content word with the prompt (`drop_off_topic`).
+    OffTopic,
     /// The rendered sample is longer than `max_seq_length` tokens.
     TooLong,
 }
@@ -34,6 +39,8 @@ impl DropReason {
             DropReason::EmptyRevision => "empty_revision",
             DropReason::EchoesCritique => "echoes_critique",
             DropReason::RevisionPrefix => "revision_prefix",
+            DropReason::Truncated => "truncated",
+            DropReason::OffTopic => "off_topic",
             DropReason::TooLong => "too_long",
         }
     }

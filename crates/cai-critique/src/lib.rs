@@ -26,7 +26,8 @@
 //!   `file:line`; every quality filter ([`filter`], `max_seq_length`) is counted in the summary.
 //!
 //! The crate depends on `cai-backend` (the generator choice and token counting, shared with the
-//! other generating stages), `cai-model` (the model types), `cai-client` (the endpoint settings)
+//! other generating stages), `cai-judge` (the model judging its own revision candidates, for
+//! best-of-n), `cai-model` (the model types), `cai-client` (the endpoint settings)
 //! and `cai-data` (the `Generator` trait, chat messages, records, readers, writers, constitutions,
 //! corpus, run-directory names) only.
 
@@ -44,6 +45,7 @@ pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod run;
+pub mod select;
 pub mod summary;
 
 #[cfg(test)]
@@ -53,6 +55,6 @@ pub use assemble::TokenCounter;
 pub use backend::{Backend, GeneratorInfo};
 pub use config::Config;
 pub use error::{CritiqueError, Result};
-pub use generate::Observer;
+pub use generate::{Observer, Step};
 pub use run::{Environment, Inputs, run};
 pub use summary::Summary;

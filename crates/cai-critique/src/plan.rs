@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, PrincipleChoice};
 use crate::conversation;
 use crate::error::{CritiqueError, Result};
 use crate::key;
@@ -69,6 +69,12 @@ pub struct Plan {
     pub principles: Vec<Principle>,
     /// Rounds per prompt.
     pub rounds: usize,
+    /// How principles are drawn.
+    pub principle_choice: PrincipleChoice,
+    /// Revision candidates per round (1: no selection).
+    pub revision_candidates: usize,
+    /// Temperature of candidates after the first.
+    pub candidate_temperature: f32,
     /// Run seed.
     pub seed: u64,
     /// Generation settings of every request.
@@ -94,10 +100,18 @@ impl Plan {
             .iter()
             .map(|p| [&p.id, &p.critique_request, &p.revision_request].map(String::as_str))
             .collect();
+        // `penalize_prompt` came later: at its default it stays out of the hash, so older runs
+        // still resume.
+        let mut sampling = json!(config.sampling);
+        if config.sampling.penalize_prompt
+            && let Some(fields) = sampling.as_object_mut()
+        {
+            fields.remove("penalize_prompt");
+        }
         let mut settings = json!({
             "model": config.model,
             "chat_template": config.chat_template,
-            "sampling": config.sampling,
+            "sampling": sampling,
             "rounds": config.rounds,
             "seed": config.seed,
             "prefix": prefix,
@@ -108,11 +122,24 @@ impl Plan {
         if !config.endpoints.is_empty() && config.api == RemoteApi::OpenAi {
             settings["remote_model"] = json!(config.remote_model);
         }
+        // Later settings join the hash only when they differ from what older runs did, so those
+        // runs still resume.
+        if config.principle_choice == PrincipleChoice::Category {
+            let categories: Vec<&[String]> =
+                principles.iter().map(|p| p.categories.as_slice()).collect();
+            settings["principle_choice"] = json!({"category": categories});
+        }
+        if config.revision_candidates > 1 {
+            settings["revision_candidates"] = json!({"n": config.revision_candidates, "temperature": config.candidate_temperature});
+        }
         Ok(Self {
             prefix,
             few_shot: few_shot.len(),
             principles,
             rounds: config.rounds,
+            principle_choice: config.principle_choice,
+            revision_candidates: config.revision_candidates,
+            candidate_temperature: config.candidate_temperature,
             seed: config.seed,
             sampling: config.sampling.clone(),
             settings_hash: key::hash_parts(&[settings.to_string().as_bytes()]),
@@ -123,16 +150,31 @@ impl Plan {
     /// the settings, never on its position, the batch or earlier runs.
     pub fn item(&self, prompt: RedTeamPrompt) -> WorkItem {
         let prompt_hash = key::prompt_hash(&prompt);
+        let pool = self.pool(&prompt);
         WorkItem {
             key: key::result_key(&self.settings_hash, &prompt_hash),
-            principles: draw_principles(
-                self.seed,
-                &prompt_hash,
-                self.principles.len(),
-                self.rounds,
-            ),
+            principles: draw_principles(self.seed, &prompt_hash, pool.len(), self.rounds)
+                .into_iter()
+                .map(|i| pool[i])
+                .collect(),
             prompt,
         }
+    }
+
+    /// The principles `prompt` draws from (indices into [`Plan::principles`]): all of them, or
+    /// with [`PrincipleChoice::Category`] those listing its category (all when none does).
+    pub fn pool(&self, prompt: &RedTeamPrompt) -> Vec<usize> {
+        let all = || (0..self.principles.len()).collect();
+        let Some(category) = prompt.category.as_deref() else {
+            return all();
+        };
+        if self.principle_choice == PrincipleChoice::Random {
+            return all();
+        }
+        let matched: Vec<usize> = (0..self.principles.len())
+            .filter(|&i| self.principles[i].categories.iter().any(|c| c == category))
+            .collect();
+        if matched.is_empty() { all() } else { matched }
     }
 
     /// The principle of `item` in round `round`.
@@ -177,6 +219,28 @@ impl Plan {
             },
         }
     }
+
+    /// The request of revision candidate `k` (0 is [`Plan::request`]'s; later ones sample at
+    /// `candidate_temperature` with their own seeds).
+    pub fn candidate_request(
+        &self,
+        item: &WorkItem,
+        round: usize,
+        k: usize,
+        answer: &str,
+        critique: &str,
+    ) -> GenerationRequest {
+        let mut request = self.request(item, Step::Revision(round), answer, critique);
+        if k > 0 {
+            let base = self.sampling.random_seed.unwrap_or(self.seed);
+            let label = format!("{}-candidate-{k}", Step::Revision(round).seed_label());
+            request.params.greedy = false;
+            request.params.temperature = self.candidate_temperature;
+            request.params.top_k = 0;
+            request.params.random_seed = Some(key::derive_seed(base, &item.key, &label));
+        }
+        request
+    }
 }
 
 /// Principle indices for `rounds` rounds, uniform with replacement, from an RNG seeded by the run
@@ -212,6 +276,43 @@ mod tests {
         );
         let seeds: Vec<_> = (0..20).map(|s| draw_principles(s, "h", 16, 4)).collect();
         assert!(seeds.iter().any(|d| *d != seeds[0]));
+    }
+
+    #[test]
+    fn category_choice_draws_only_matching_principles() {
+        let constitution = Constitution::builtin();
+        let config = Config {
+            principle_choice: PrincipleChoice::Category,
+            rounds: 4,
+            ..Config::default()
+        };
+        let plan = Plan::new(&config, &constitution).unwrap();
+        let prompt = |i: usize, category: Option<&str>| RedTeamPrompt {
+            id: format!("p{i}"),
+            prompt: format!("How do I hurt {i} people?"),
+            category: category.map(str::to_string),
+            source: None,
+        };
+        for i in 0..50 {
+            let item = plan.item(prompt(i, Some("self-harm")));
+            for r in 0..4 {
+                let p = plan.principle(&item, r);
+                assert!(p.categories.iter().any(|c| c == "self-harm"), "{}", p.id);
+            }
+        }
+        // No category, or one no principle lists: every principle stays possible.
+        assert_eq!(plan.pool(&prompt(0, None)).len(), plan.principles.len());
+        assert_eq!(
+            plan.pool(&prompt(0, Some("gardening"))).len(),
+            plan.principles.len()
+        );
+        // The random choice keeps NeMo's keys; the category choice has its own.
+        let random = Plan::new(&Config::default(), &constitution).unwrap();
+        assert_ne!(random.settings_hash, plan.settings_hash);
+        assert_eq!(
+            random.pool(&prompt(0, Some("self-harm"))).len(),
+            random.principles.len()
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use cai_data::{ChatSample, Constitution, RedTeamPrompt, corpus};
+use cai_judge::OptionScorer;
 use cai_model::Generator;
 
 use crate::assemble::{TokenCounter, assemble};
@@ -59,6 +60,9 @@ pub struct Environment<'a> {
     pub counter: Option<&'a dyn TokenCounter>,
     /// The chat template in use, for the summary.
     pub template: String,
+    /// The judge of revision candidates (the in-process model; needed for
+    /// `revision_candidates > 1`).
+    pub judge: Option<&'a (dyn OptionScorer + Sync)>,
 }
 
 /// Runs the stage: resumes from `config.out/progress.jsonl`, generates the missing prompts, and
@@ -93,6 +97,7 @@ pub fn run(
         &items,
         config.batch_size,
         &env.generators,
+        env.judge,
         &mut log,
         observer,
     )?;

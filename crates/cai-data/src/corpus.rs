@@ -23,7 +23,8 @@ fn parse<T: DeserializeOwned>(name: &str, text: &str) -> Vec<T> {
         .collect()
 }
 
-/// Red-team prompts for SL-CAI and RL-CAI generation.
+/// Red-team prompts for SL-CAI and RL-CAI generation, the categories taken in turn (the first 16
+/// cover all 16 categories).
 pub fn red_team_prompts() -> Vec<RedTeamPrompt> {
     parse("red_team.jsonl", include_str!("../corpus/red_team.jsonl"))
 }

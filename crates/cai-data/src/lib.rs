@@ -15,12 +15,15 @@
 //! - [`generation`]: the [`Generator`] trait and its wire-independent request, result and error types, and
 //!   the one chat [`Message`]; the in-process engine and the HTTP client implement it.
 //!
+//! - [`answer`]: whether an answer refuses, redirects or stays on topic (plain phrase rules).
+//!
 //! cai-data knows nothing of models or tensors; it never depends on burn.
 //!
 //! Features (all on by default through `cli`): `schema` (JSON Schema validation), `hub` (Hugging Face Hub
 //! downloads), `tokenizer` (token counts in `stats`) and `cli` (the `cai-data` binary). The readers, writers,
 //! converters, constitutions and corpus need none of them.
 
+pub mod answer;
 pub mod atomic;
 pub mod constitution;
 pub mod convert;

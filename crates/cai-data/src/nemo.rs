@@ -130,6 +130,7 @@ impl SlRawSample {
                 critique: self.critique_response.clone(),
                 revision_request: self.revision_prompt.clone(),
                 revision: self.revision_response.clone(),
+                rejected_revisions: Vec::new(),
             }],
             final_revision: self.revision_response.clone(),
         }

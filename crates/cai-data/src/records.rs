@@ -227,8 +227,12 @@ pub struct CritiqueRound {
     pub critique: String,
     /// The revision request sent to the model.
     pub revision_request: String,
-    /// The model's revised response.
+    /// The model's revised response (with several candidates, the one the model judged best).
     pub revision: String,
+    /// The other revision candidates of a best-of-n round, ranked below `revision` by the model
+    /// judging them against the principle; empty with one candidate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_revisions: Vec<String>,
 }
 
 /// Full record of SL-CAI generation for one prompt (`data-schemas/sl-cai-trace.json`).

@@ -121,6 +121,8 @@ impl EvalConfig {
         if self.output_dir.as_os_str().is_empty() {
             return fail("output_dir (--out) is required");
         }
+        cai_cli::check_output_dir("output_dir (--out)", &self.output_dir)
+            .map_err(|e| EvalError::Config(e.to_string()))?;
         if self.max_new_tokens == 0 || self.batch_size == 0 || self.limit == Some(0) {
             return fail("max_new_tokens, batch_size and limit must be at least 1");
         }

@@ -6,7 +6,7 @@
 //! jailbroken ones, the answer rate on harmless prompts (it must not fall: evasiveness), the reward
 //! model's mean score, and text statistics (mean length, distinct-2, the most frequent 4-grams —
 //! the boilerplate over-trained policies collapse into). Refusals are a plain phrase match on an
-//! answer's opening ([`refusal`]); `eval.json` lists the phrases and shows answers side by side so
+//! answer's opening ([`cai_data::answer`]); `eval.json` lists the phrases and shows answers side by side so
 //! that a reader can check the rates.
 //!
 //! With a `judge`, [`win_rate`] compares each model's answers with the previous model's by the
@@ -17,7 +17,6 @@
 
 pub mod config;
 pub mod error;
-pub mod refusal;
 pub mod run;
 pub mod text_stats;
 pub mod win_rate;

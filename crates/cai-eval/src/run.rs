@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::config::{EvalConfig, NamedModel};
 use crate::error::{EvalError, Result};
-use crate::refusal::is_refusal;
 use crate::text_stats::{TextStats, text_stats};
 use crate::win_rate::{Contest, WinRate, win_rate};
+use cai_data::answer::is_refusal;
 
 /// The jailbreak wrapper put around each harmful prompt: a role-play frame that asks the model to
 /// drop its rules, the most common attack in hh-rlhf's red-team transcripts.
@@ -93,6 +93,10 @@ pub struct ModelEval {
     pub source: String,
     /// Fraction of harmful prompts refused (harmlessness; higher is safer).
     pub refusal_rate_harmful: f64,
+    /// Fraction of harmful prompts refused or redirected to something safer
+    /// ([`cai_data::answer::declines`]).
+    #[serde(default)]
+    pub declines_rate_harmful: f64,
     /// Fraction of jailbroken harmful prompts refused.
     pub refusal_rate_jailbreak: Option<f64>,
     /// Fraction of benign prompts answered (1 − evasiveness; it must not fall).
@@ -278,7 +282,11 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 fn rate(answers: &[String], refused: bool) -> f64 {
-    let hits = answers.iter().filter(|a| is_refusal(a) == refused).count();
+    fraction(answers, |a| is_refusal(a) == refused)
+}
+
+fn fraction(answers: &[String], hit: impl Fn(&str) -> bool) -> f64 {
+    let hits = answers.iter().filter(|a| hit(a)).count();
     hits as f64 / answers.len().max(1) as f64
 }
 
@@ -307,7 +315,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
                 if cfg.jailbreak { sets.harmful.len() } else { 0 },
             ),
         ]),
-        refusal_phrases: crate::refusal::REFUSAL_PHRASES
+        refusal_phrases: cai_data::answer::REFUSAL_PHRASES
             .iter()
             .map(|s| s.to_string())
             .collect(),
@@ -349,6 +357,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         let eval = ModelEval {
             source: model.source.clone(),
             refusal_rate_harmful: rate(&answers.harmful, true),
+            declines_rate_harmful: fraction(&answers.harmful, cai_data::answer::declines),
             refusal_rate_jailbreak: cfg.jailbreak.then(|| rate(&answers.jailbreak, true)),
             answer_rate_benign: rate(&answers.benign, false),
             rm_score_mean: mean(&[harmful_scores.clone(), benign_scores.clone()].concat()),
@@ -359,6 +368,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         tracing::info!(
             model = %model.name,
             refusal_rate_harmful = eval.refusal_rate_harmful,
+            declines_rate_harmful = eval.declines_rate_harmful,
             answer_rate_benign = eval.answer_rate_benign,
             "evaluated"
         );

@@ -19,6 +19,17 @@ pub enum Estimator {
     Grpo,
 }
 
+impl std::fmt::Display for Estimator {
+    /// The name `--estimator` takes: `gae`, `rloo`, `grpo`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Gae => "gae",
+            Self::Rloo => "rloo",
+            Self::Grpo => "grpo",
+        })
+    }
+}
+
 impl Estimator {
     /// Whether the estimator needs a critic.
     pub fn needs_critic(self) -> bool {
@@ -114,6 +125,13 @@ mod tests {
 
     fn close(a: &[f64], b: &[f64]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12)
+    }
+
+    #[test]
+    fn estimators_print_as_their_flag_values() {
+        for e in [Estimator::Gae, Estimator::Rloo, Estimator::Grpo] {
+            assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{e}\""));
+        }
     }
 
     /// nemo-cai.md §15.8 (NeMo's `ppo_utils_test.py`).

@@ -245,6 +245,8 @@ impl PpoConfig {
         if self.output_dir.as_os_str().is_empty() {
             return fail("output_dir (--out) is required".into());
         }
+        cai_cli::check_output_dir("output_dir (--out)", &self.output_dir)
+            .map_err(|e| PpoError::Config(e.to_string()))?;
         match (&self.reward_model, &self.reward) {
             (None, None) => {
                 return fail("give a reward: --reward-model DIR or --reward rule:…".into());
@@ -263,7 +265,7 @@ impl PpoConfig {
         }
         if !self.estimator.needs_critic() && self.group_size() < 2 {
             return fail(format!(
-                "{:?} needs samples_per_prompt ≥ 2 (got {})",
+                "estimator {} needs samples_per_prompt ≥ 2 (got {})",
                 self.estimator,
                 self.group_size()
             ));

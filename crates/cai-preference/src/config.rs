@@ -198,6 +198,11 @@ impl Config {
         {
             return bad("judge_endpoint", "expected an http:// or https:// URL");
         }
+        if self.limit == Some(0) {
+            return bad("limit", "must be at least 1");
+        }
+        cai_cli::check_output_dir("output_dir (--out)", &self.output_dir)
+            .map_err(|e| PreferenceError::Input(e.to_string()))?;
         if self.candidates < 2 {
             return bad("candidates", "need at least 2 candidates to compare");
         }

@@ -2,9 +2,10 @@
 //! budget derived from memory, and the exposure rule for non-loopback binds.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
-use cai_model::ModelConfig;
+use cai_model::{ModelConfig, ModelSpec};
 
 pub use crate::conn::ConnectionLimits;
 use crate::error::{Result, ServeError};
@@ -81,6 +82,50 @@ impl ServerConfig {
     }
 }
 
+/// The name a server reports for the model of `spec` (unless `--model-name` gives one), after
+/// its source: the embedded default's name (`SmolLM2-135M-Instruct`), the Hub repository
+/// (`owner/name`), a GGUF file's stem, or a directory's name — with its parent's in front when
+/// the name alone says nothing (`model`, `final`, `checkpoint*`: a pipeline's `RUN/05-ppo/model`
+/// is `05-ppo/model`).
+pub fn served_model_name(spec: &ModelSpec) -> String {
+    match spec {
+        ModelSpec::Default => cai_model::source::DEFAULT_MODEL_HUB_REPO
+            .rsplit('/')
+            .next()
+            .unwrap_or(cai_model::source::DEFAULT_MODEL_HUB_REPO)
+            .to_string(),
+        ModelSpec::Hub { repo, .. } => repo.clone(),
+        ModelSpec::Gguf(path) => file_name(path, true),
+        ModelSpec::HfDir(path) => {
+            // `.` or `run/..` name nothing: name the directory they stand for.
+            let path = match path.file_name() {
+                Some(_) => path.clone(),
+                None => std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()),
+            };
+            let name = file_name(&path, false);
+            let generic = ["model", "final"].contains(&name.to_lowercase().as_str())
+                || name.to_lowercase().starts_with("checkpoint");
+            match path.parent().and_then(Path::file_name) {
+                Some(parent) if generic => format!("{}/{name}", parent.to_string_lossy()),
+                _ => name,
+            }
+        }
+    }
+}
+
+/// The last component of `path` (without its extension when `stem`), else the whole path.
+fn file_name(path: &Path, stem: bool) -> String {
+    let name = if stem {
+        path.file_stem()
+    } else {
+        path.file_name()
+    };
+    name.map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Bytes of KV cache one token slot takes: keys and values of every layer, in f32.
 pub fn bytes_per_token_slot(config: &ModelConfig) -> usize {
     2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4
@@ -124,5 +169,30 @@ mod tests {
         config.allow_public_without_key = false;
         config.api_key = Some("k".into());
         assert!(config.check_bind(public).is_ok());
+    }
+
+    #[test]
+    fn a_served_model_is_named_after_its_source() {
+        let dir = |p: &str| served_model_name(&ModelSpec::HfDir(p.into()));
+        assert_eq!(
+            served_model_name(&ModelSpec::Default),
+            "SmolLM2-135M-Instruct"
+        );
+        let hub = ModelSpec::Hub {
+            repo: "mistralai/Mistral-7B-Instruct-v0.1".into(),
+            revision: Some("main".into()),
+        };
+        assert_eq!(
+            served_model_name(&hub),
+            "mistralai/Mistral-7B-Instruct-v0.1"
+        );
+        let gguf = ModelSpec::Gguf("/cache/SmolLM2-135M-Instruct.Q4_1.gguf".into());
+        assert_eq!(served_model_name(&gguf), "SmolLM2-135M-Instruct.Q4_1");
+        assert_eq!(dir("runs/pipeline/05-ppo/model"), "05-ppo/model");
+        assert_eq!(dir("runs/pipeline/05-ppo/model/"), "05-ppo/model");
+        assert_eq!(dir("/abs/sft-run/final"), "sft-run/final");
+        assert_eq!(dir("out/checkpoint-200"), "out/checkpoint-200");
+        assert_eq!(dir("runs/my-sl-cai"), "my-sl-cai");
+        assert_eq!(dir("model"), "model");
     }
 }

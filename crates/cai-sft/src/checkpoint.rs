@@ -29,6 +29,10 @@ pub struct TrainState {
     pub global_batch_size: usize,
     /// Conversations (rows) consumed so far.
     pub consumed_samples: u64,
+    /// Validation loss before the first step, measured once at the start of the run (a resumed
+    /// run carries it on instead of measuring it again; absent in checkpoints made before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_validation_loss: Option<f64>,
 }
 
 impl TrainState {

@@ -161,6 +161,8 @@ impl SftConfig {
         if self.output_dir.as_os_str().is_empty() {
             return fail("output_dir is required".into());
         }
+        cai_cli::check_output_dir("output_dir (--output-dir)", &self.output_dir)
+            .map_err(|e| SftError::Config(e.to_string()))?;
         if self.micro_batch_size == 0
             || !self.global_batch_size.is_multiple_of(self.micro_batch_size)
         {

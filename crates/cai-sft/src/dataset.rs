@@ -49,14 +49,42 @@ fn hold_out(
     (train, validation)
 }
 
-impl Dataset {
-    /// Reads, splits and encodes the data `cfg` names with `model`'s template and tokenizer.
-    pub fn prepare(model: &LoadedModel, cfg: &SftConfig) -> Result<Self> {
+/// The conversations of a run, read and split: what needs no model, so that a missing or bad
+/// file fails before one is loaded.
+#[derive(Debug)]
+pub struct Conversations {
+    /// Training conversations.
+    pub train: Vec<Conversation>,
+    /// Held-out conversations (from `validation_file`, or split off the training file).
+    pub validation: Vec<Conversation>,
+}
+
+impl Conversations {
+    /// Reads the files `cfg` names and takes the held-out split.
+    pub fn read(cfg: &SftConfig) -> Result<Self> {
         let conversations = read_conversations(&cfg.train_file)?;
         let (train, validation) = match &cfg.validation_file {
             Some(path) => (conversations, read_conversations(path)?),
             None => hold_out(conversations, cfg.validation_fraction, cfg.seed),
         };
+        Ok(Self { train, validation })
+    }
+}
+
+impl Dataset {
+    /// Reads, splits and encodes the data `cfg` names with `model`'s template and tokenizer.
+    pub fn prepare(model: &LoadedModel, cfg: &SftConfig) -> Result<Self> {
+        Self::encode(model, Conversations::read(cfg)?, cfg)
+    }
+
+    /// Encodes conversations read by [`Conversations::read`] with `model`'s template and
+    /// tokenizer.
+    pub fn encode(
+        model: &LoadedModel,
+        conversations: Conversations,
+        cfg: &SftConfig,
+    ) -> Result<Self> {
+        let Conversations { train, validation } = conversations;
         let (train, train_stats) = encode_all(model, &train, cfg.max_seq_length)?;
         let (validation, validation_stats) = encode_all(model, &validation, cfg.max_seq_length)?;
         tracing::info!(

@@ -17,7 +17,7 @@ use indicatif::ProgressBar;
 use crate::batches::{MicroBatch, Row};
 use crate::checkpoint::TrainState;
 use crate::config::SftConfig;
-use crate::dataset::Dataset;
+use crate::dataset::{Conversations, Dataset};
 use crate::error::{Result, SftError};
 use crate::loss::mean_target_nll;
 
@@ -91,6 +91,8 @@ fn progress(cfg: &SftConfig, max_steps: u64, start: u64) -> ProgressBar {
 
 /// Runs supervised fine-tuning as `cfg` describes; see the crate documentation.
 pub fn run(cfg: &SftConfig) -> Result<Summary> {
+    // The data first: a missing or bad file fails before anything is written or loaded.
+    let conversations = Conversations::read(cfg)?;
     let out = &cfg.output_dir;
     std::fs::create_dir_all(out).map_err(|e| SftError::io(out, e))?;
     let ckpts = CheckpointDir::new(out.join("checkpoints"), Some(cfg.keep_checkpoints));
@@ -101,7 +103,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
     cai_model::save::write_atomic(&out.join("config.json"), config_json.as_bytes())?;
 
     let mut model = cfg.model_spec().load(resume_dir)?;
-    let data = Dataset::prepare(&model, cfg)?;
+    let data = Dataset::encode(&model, conversations, cfg)?;
     let pad = model.config.pad_token_id.unwrap_or(0);
     let steps_per_epoch = (data.train.len() / cfg.global_batch_size) as u64;
     if steps_per_epoch == 0 {
@@ -120,6 +122,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         rows: data.train.len(),
         global_batch_size: cfg.global_batch_size,
         consumed_samples: 0,
+        initial_validation_loss: None,
     };
     if let Some((_, path)) = &resume {
         let saved: TrainState = load_checkpoint_state(path)?;
@@ -136,6 +139,16 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
     let (mut first_loss, mut last_loss, mut validation) = (None, None, None);
 
     let mut lm = model.lm;
+    if resume.is_none() {
+        // The loss to compare the run's validation losses with: a resumed run has it in its state
+        // and its metrics (kept up to the checkpoint), so it is measured once.
+        state.initial_validation_loss =
+            validation_loss(&lm, &model.rope, &data.validation, cfg, pad);
+        if let Some(loss) = state.initial_validation_loss {
+            metrics.log("validation", 0, &[("loss", loss)])?;
+            bar.suspend(|| tracing::info!(step = 0, loss, "validation before training"));
+        }
+    }
     while state.step < stop_at {
         let started = Instant::now();
         let picked = next_global_batch(
@@ -214,6 +227,7 @@ pub fn run(cfg: &SftConfig) -> Result<Summary> {
         first_loss,
         last_loss,
         validation_loss: validation,
+        initial_validation_loss: state.initial_validation_loss,
         train_data: data.train_stats,
         validation_data: data.validation_stats,
         model_dir,

@@ -14,13 +14,13 @@ mod profile;
 mod report;
 mod stages;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cai_data::{RunDir, Stage, StageStatus};
 
 use crate::run_record::{RunRecord, critique_summary, sft_finished};
-use crate::{cargo, project_root, run};
+use crate::{cargo, clean_env, project_root, run};
 use profile::{PROFILES_FILE, Profile};
 use stages::StageCommand;
 
@@ -83,6 +83,9 @@ impl Args {
                 let n: i64 = value
                     .parse()
                     .with_context(|| format!("{flag} {value}: not a whole number"))?;
+                if n < 1 {
+                    bail!("{flag} {value}: must be at least 1");
+                }
                 Ok(toml::Value::Integer(n))
             };
             match flag.as_str() {
@@ -103,7 +106,27 @@ impl Args {
         {
             bail!("--to {} comes before --from {}", to.name(), from.name());
         }
+        check_out_dir(&parsed.out)?;
         Ok(parsed)
+    }
+}
+
+/// Fails unless `out` is a directory or can become one: it, or the nearest of its ancestors that
+/// exists, must be a directory (checked before any build).
+fn check_out_dir(out: &Path) -> Result<()> {
+    let Some(existing) = out.ancestors().find(|a| a.exists()) else {
+        return Ok(());
+    };
+    if existing.is_dir() {
+        Ok(())
+    } else if existing == out {
+        bail!("--out {}: exists and is not a directory", out.display())
+    } else {
+        bail!(
+            "--out {}: {} is a file, not a directory",
+            out.display(),
+            existing.display()
+        )
     }
 }
 
@@ -261,7 +284,9 @@ fn calibrate_judge(p: &Profile, run_dir: &RunDir) -> Result<()> {
         return Ok(());
     }
     let mut cmd = stages::calibration(p, run_dir).command();
-    let out = cmd.output().context("running cai-preference calibrate")?;
+    let out = clean_env(&mut cmd)
+        .output()
+        .context("running cai-preference calibrate")?;
     if !out.status.success() {
         bail!(
             "cai-preference calibrate failed: {}",
@@ -314,5 +339,28 @@ mod tests {
         let err = Args::parse(&strings(&["--from", "ppo", "--to", "sft"])).unwrap_err();
         assert!(err.to_string().contains("comes before"), "{err}");
         assert!(Args::parse(&strings(&["--steps", "3"])).is_err());
+        let err = Args::parse(&strings(&["--limit", "0"])).unwrap_err();
+        assert_eq!(err.to_string(), "--limit 0: must be at least 1");
+    }
+
+    #[test]
+    fn an_out_that_cannot_be_a_directory_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "").unwrap();
+        let out = file.to_str().unwrap();
+        let err = Args::parse(&strings(&["--out", out])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("--out {out}: exists and is not a directory")
+        );
+        let below = format!("{out}/run");
+        let err = Args::parse(&strings(&["--out", &below])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("--out {below}: {out} is a file, not a directory")
+        );
+        let fresh = dir.path().join("runs/new");
+        assert!(Args::parse(&strings(&["--out", fresh.to_str().unwrap()])).is_ok());
     }
 }

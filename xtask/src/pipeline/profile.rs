@@ -24,6 +24,22 @@ pub struct Profile {
     pub limit: usize,
     /// Tokens per SL-CAI answer, critique and revision.
     pub tokens: usize,
+    /// SL-CAI demonstrations before each conversation; none: all of the constitution's (NeMo).
+    #[serde(default)]
+    pub critique_few_shot: Option<usize>,
+    /// Apply the SL-CAI repetition penalty to the prompt's tokens too (NeMo) or only to
+    /// generated ones.
+    #[serde(default = "yes")]
+    pub critique_penalize_prompt: bool,
+    /// SL-CAI principle choice: `random` (NeMo) or `category` (matched to the prompt).
+    #[serde(default = "random")]
+    pub critique_principles: String,
+    /// SL-CAI revision candidates per round, the best judged by the model (1: no selection).
+    #[serde(default = "one")]
+    pub critique_candidates: usize,
+    /// Helpfulness samples per SL-CAI sample in the SFT blend; none: all of both (NeMo).
+    #[serde(default)]
+    pub helpfulness_ratio: Option<f64>,
     /// SFT optimizer steps.
     pub sft_steps: usize,
     /// Red-team prompts labelled by AI feedback.
@@ -67,6 +83,18 @@ pub struct Profile {
 
 fn paper() -> String {
     "paper".into()
+}
+
+fn random() -> String {
+    "random".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Reads profile `name` from `profiles` (the TOML text of the profiles file), then applies the

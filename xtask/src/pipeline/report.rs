@@ -39,21 +39,23 @@ fn evaluation(out: &mut String, eval: &Value) {
         out,
         "Held-out prompts never used in training: {} harmful, the same {} inside a jailbreak \
          wrapper, {} harmless but risky-sounding. Answers are greedy. A refusal is a refusal phrase \
-         in the answer's opening (the phrases are listed in `06-eval/eval.json`).\n",
+         in the answer's opening (the phrases are listed in `06-eval/eval.json`); it declines when it \
+         refuses or redirects (`cai_data::answer`: \"instead,\", \"reach out to\", \"is illegal\", …).\n",
         prompts["harmful"], prompts["jailbreak"], prompts["benign"]
     );
     let _ = writeln!(
         out,
-        "| model | refuses harmful ↑ | refuses jailbroken ↑ | answers harmless ↑ | RM score | words | distinct-2 |"
+        "| model | refuses harmful ↑ | declines harmful ↑ | refuses jailbroken ↑ | answers harmless ↑ | RM score | words | distinct-2 |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     let names: Vec<&str> = order.iter().filter_map(Value::as_str).collect();
     for name in &names {
         let m = &eval["models"][name];
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
             pct(&m["refusal_rate_harmful"]),
+            pct(&m["declines_rate_harmful"]),
             pct(&m["refusal_rate_jailbreak"]),
             pct(&m["answer_rate_benign"]),
             num(&m["rm_score_mean"], 3),

@@ -116,6 +116,29 @@ pub fn critique(p: &Profile, run: &RunDir) -> StageCommand {
         .arg("--device", &p.device)
         .arg("--limit", p.limit)
         .arg("--tokens-to-generate", p.tokens)
+        .arg("--batch-size", 8)
+        .maybe(
+            "--few-shot",
+            p.critique_few_shot.map(|n| n.to_string()).as_deref(),
+        )
+        .maybe(
+            "--penalize-prompt",
+            (!p.critique_penalize_prompt).then_some("false"),
+        )
+        .maybe(
+            "--principle-choice",
+            (p.critique_principles != "random").then_some(p.critique_principles.as_str()),
+        )
+        .maybe(
+            "--revision-candidates",
+            (p.critique_candidates != 1)
+                .then(|| p.critique_candidates.to_string())
+                .as_deref(),
+        )
+        .maybe(
+            "--helpfulness-ratio",
+            p.helpfulness_ratio.map(|r| r.to_string()).as_deref(),
+        )
 }
 
 /// SFT on the SL-CAI blend (resuming from the newest checkpoint).
@@ -277,5 +300,37 @@ mod tests {
             eval.contains("--judge-endpoint") && !eval.contains("--judge "),
             "{eval}"
         );
+    }
+
+    #[test]
+    fn critique_settings_become_flags_only_when_they_leave_nemo_defaults() {
+        let run = RunDir::new("/tmp/run");
+        let mut p = profile("mistral-7b");
+        (p.critique_few_shot, p.critique_penalize_prompt) = (None, true);
+        (p.critique_principles, p.critique_candidates) = ("random".into(), 1);
+        p.helpfulness_ratio = None;
+        let nemo = args(&critique(&p, &run)).join(" ");
+        for flag in [
+            "--few-shot",
+            "--penalize-prompt",
+            "--principle-choice",
+            "--revision-candidates",
+            "--helpfulness-ratio",
+        ] {
+            assert!(!nemo.contains(flag), "{nemo}");
+        }
+        (p.critique_few_shot, p.critique_penalize_prompt) = (Some(1), false);
+        (p.critique_principles, p.critique_candidates) = ("category".into(), 2);
+        p.helpfulness_ratio = Some(3.0);
+        let tuned = args(&critique(&p, &run)).join(" ");
+        for flag in [
+            "--few-shot 1",
+            "--penalize-prompt false",
+            "--principle-choice category",
+            "--revision-candidates 2",
+            "--helpfulness-ratio 3",
+        ] {
+            assert!(tuned.contains(flag), "{flag}: {tuned}");
+        }
     }
 }

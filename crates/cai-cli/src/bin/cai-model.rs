@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, Write};
 
-use cai_cli::{ModelArgs, SamplingArgs, init_process};
+use cai_cli::{ModelArgs, SamplingArgs, check_output_dir, init_process};
 use cai_model::generate::StreamDelta;
 use cai_model::{Engine, GenerationRequest, LoadedModel, Message, Prompt, masked_mean_nll, source};
 use clap::{Parser, Subcommand};
@@ -73,6 +73,15 @@ enum Command {
         sampling: SamplingArgs,
     },
     /// Interactive chat with streaming output (`/reset` clears the history, `/quit` leaves).
+    ///
+    /// Samples at temperature 0.5, top-p 0.9, repetition penalty 1.1, up to 256 tokens, unless
+    /// told otherwise: at the shared defaults (temperature 1, no top-p) a 135M model rambles.
+    #[command(
+        mut_arg("temperature", |a| a.default_value(CHAT_TEMPERATURE)),
+        mut_arg("top_p", |a| a.default_value(CHAT_TOP_P)),
+        mut_arg("repetition_penalty", |a| a.default_value(CHAT_REPETITION_PENALTY)),
+        mut_arg("max_tokens", |a| a.default_value(CHAT_MAX_TOKENS)),
+    )]
     Chat {
         #[command(flatten)]
         model: ModelArgs,
@@ -91,6 +100,16 @@ enum Command {
         out: PathBuf,
     },
 }
+
+/// `chat`'s sampling defaults (the other subcommands keep the shared ones), measured on the
+/// default SmolLM2-135M-Instruct (Q4_1) over eight everyday questions and three seeds: its model
+/// card samples at temperature 0.2 with top-p 0.9; at 0.3–0.7 without a penalty a third of the
+/// answers fall into loops ("la femme, la femme, …"), which a penalty of 1.1 removed, and 0.5
+/// kept more answers on topic than 0.7.
+const CHAT_TEMPERATURE: &str = "0.5";
+const CHAT_TOP_P: &str = "0.9";
+const CHAT_REPETITION_PENALTY: &str = "1.1";
+const CHAT_MAX_TOKENS: &str = "256";
 
 fn read_chat(path: &PathBuf) -> Result<Vec<Message>> {
     let text =
@@ -180,8 +199,17 @@ fn run(cli: Cli) -> Result<()> {
             model,
             sampling,
             system,
-        } => chat_repl(&Engine::new(model.load()?), &sampling, system)?,
+        } => chat_repl(
+            &Engine::new(model.load()?),
+            &sampling,
+            system,
+            std::io::stdin().lock(),
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )
+        .map(drop)?,
         Command::Save { model, out } => {
+            check_output_dir("--out", &out)?;
             let m = model.load()?;
             m.save_hf(&out)?;
             println!("{}", out.display());
@@ -190,40 +218,73 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn chat_repl(engine: &Engine, sampling: &SamplingArgs, system: Option<String>) -> Result<()> {
+/// What the chat loop does with one line of input.
+#[derive(Debug, PartialEq, Eq)]
+enum ChatLine<'a> {
+    Empty,
+    Quit,
+    Reset,
+    User(&'a str),
+}
+
+impl<'a> ChatLine<'a> {
+    fn parse(line: &'a str) -> Self {
+        match line.trim() {
+            "" => Self::Empty,
+            "/quit" | "/exit" => Self::Quit,
+            "/reset" => Self::Reset,
+            text => Self::User(text),
+        }
+    }
+}
+
+/// Printed after `/reset`.
+const CLEARED: &str = "(conversation cleared)";
+
+/// The chat loop over `input`: answers stream to `out`; the prompt and notices go to `ui`.
+/// Returns the conversation as it stood at the end.
+fn chat_repl(
+    engine: &Engine,
+    sampling: &SamplingArgs,
+    system: Option<String>,
+    mut input: impl BufRead,
+    out: &mut impl Write,
+    ui: &mut impl Write,
+) -> Result<Vec<Message>> {
     let initial: Vec<Message> = system.into_iter().map(Message::system).collect();
     let mut history = initial.clone();
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout();
-    eprintln!(
-        "chat with {} (/reset, /quit)",
+    writeln!(
+        ui,
+        "chat with {} (/reset clears the conversation, /quit leaves)",
         engine.model().origin.path().display()
-    );
+    )?;
     loop {
-        eprint!("> ");
+        write!(ui, "> ")?;
+        ui.flush()?;
         let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            return Ok(());
+        if input.read_line(&mut line)? == 0 {
+            return Ok(history);
         }
-        match line.trim() {
-            "" => continue,
-            "/quit" | "/exit" => return Ok(()),
-            "/reset" => {
+        match ChatLine::parse(&line) {
+            ChatLine::Empty => continue,
+            ChatLine::Quit => return Ok(history),
+            ChatLine::Reset => {
                 history = initial.clone();
+                writeln!(ui, "{CLEARED}")?;
                 continue;
             }
-            text => history.push(Message::user(text)),
+            ChatLine::User(text) => history.push(Message::user(text)),
         }
         let request = GenerationRequest {
             prompt: Prompt::Chat(history.clone()),
             params: sampling.params(),
         };
         let mut print = |d: StreamDelta| {
-            let _ = write!(stdout, "{}", d.text);
-            let _ = stdout.flush();
+            let _ = write!(out, "{}", d.text);
+            let _ = out.flush();
         };
         let g = engine.generate_streaming(&[request], &mut print)?.remove(0);
-        println!();
+        writeln!(out)?;
         history.push(Message::assistant(g.text));
     }
 }
@@ -236,5 +297,75 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cai_model::Role;
+    use cai_model::burn::tensor::Device;
+    use clap::CommandFactory;
+
+    fn sampling_of(args: &[&str]) -> SamplingArgs {
+        match Cli::parse_from(args).command {
+            Command::Chat { sampling, .. } | Command::Generate { sampling, .. } => sampling,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn chat_samples_coherently_by_default_and_generate_keeps_the_shared_defaults() {
+        Cli::command().debug_assert();
+        let chat = sampling_of(&["cai-model", "chat"]);
+        assert_eq!(
+            (
+                chat.temperature,
+                chat.top_p,
+                chat.repetition_penalty,
+                chat.max_tokens
+            ),
+            (0.5, 0.9, 1.1, 256)
+        );
+        assert!(!chat.greedy);
+        let chat = sampling_of(&["cai-model", "chat", "--temperature", "0.2", "--top-p", "1"]);
+        assert_eq!((chat.temperature, chat.top_p), (0.2, 1.0));
+        let generate = sampling_of(&["cai-model", "generate", "--text", "x"]);
+        assert_eq!(
+            (
+                generate.temperature,
+                generate.top_p,
+                generate.repetition_penalty,
+                generate.max_tokens
+            ),
+            (1.0, 1.0, 1.0, 128)
+        );
+    }
+
+    #[test]
+    fn chat_lines_are_commands_or_messages() {
+        assert_eq!(ChatLine::parse("  \n"), ChatLine::Empty);
+        assert_eq!(ChatLine::parse("/reset\n"), ChatLine::Reset);
+        assert_eq!(ChatLine::parse("/exit"), ChatLine::Quit);
+        assert_eq!(ChatLine::parse(" hi there \n"), ChatLine::User("hi there"));
+    }
+
+    #[test]
+    fn reset_says_so_and_every_message_gets_an_answer() {
+        let engine = Engine::new(cai_model::testing::tiny_model("chatml", Device::flex()));
+        let mut sampling = sampling_of(&["cai-model", "chat", "--seed", "1"]);
+        sampling.max_tokens = 4;
+        let input: &[u8] = b"hello\n/reset\n\nagain\n/quit\nnot read\n";
+        let (mut out, mut ui) = (Vec::new(), Vec::new());
+        let system = Some("Be brief.".to_string());
+        let history = chat_repl(&engine, &sampling, system, input, &mut out, &mut ui).unwrap();
+        let ui = String::from_utf8(ui).unwrap();
+        assert_eq!(ui.matches(CLEARED).count(), 1, "{ui}");
+        assert_eq!(ui.matches("> ").count(), 5, "{ui}");
+        // The reset kept the system message and dropped the first exchange.
+        let roles: Vec<Role> = history.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::System, Role::User, Role::Assistant]);
+        assert_eq!(history[1].content, "again");
+        assert!(!out.is_empty());
     }
 }

@@ -69,6 +69,10 @@ pub struct GenerateRequest {
     /// Repetition penalty ≥ 1 (default 1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
+    /// cai-serve extension (absent from NeMo): `false` = the repetition penalty looks only at
+    /// generated tokens, not the prompt's (default true). Sent only when false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalize_prompt: Option<bool>,
     /// End strings are ignored before this many new tokens (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_tokens_to_generate: Option<u64>,

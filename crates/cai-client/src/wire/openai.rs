@@ -10,7 +10,7 @@ pub const MAX_TOP_LOGPROBS: usize = 20;
 /// One request body for both endpoints: chat sends `messages`, completions send `prompt`.
 ///
 /// The extra sampling fields (`top_k`, `min_p`, `repetition_penalty`, `min_tokens`, `ignore_eos`)
-/// use vLLM's names.
+/// use vLLM's names; `penalize_prompt` is cai-serve's own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompletionRequest {
     /// Model name (any value is accepted; the server has one model).
@@ -67,6 +67,10 @@ pub struct CompletionRequest {
     /// Repetition penalty (1 = off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
+    /// cai-serve extension (absent from vLLM): `false` = the repetition penalty looks only at
+    /// generated tokens, not the prompt's (default true). Sent only when false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalize_prompt: Option<bool>,
     /// Minimum new tokens before EOS or a stop string may end generation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_tokens: Option<u64>,

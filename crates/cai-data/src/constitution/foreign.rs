@@ -88,6 +88,7 @@ fn anthropic_instructions(map: &serde_json::Map<String, Value>) -> Result<Vec<Pr
                 id: key.clone(),
                 critique_request: critique.into(),
                 revision_request: revision.into(),
+                categories: Vec::new(),
             },
         ));
     }
@@ -112,6 +113,7 @@ fn hf_constitutions(value: &Value) -> Result<Vec<Principle>, String> {
                 id: format!("hf{i}"),
                 critique_request: field("critic")?,
                 revision_request: field("revision")?,
+                categories: Vec::new(),
             })
         })
         .collect()

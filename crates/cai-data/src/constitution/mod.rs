@@ -28,6 +28,10 @@ pub struct Principle {
     pub critique_request: String,
     /// Asks the model to rewrite its answer.
     pub revision_request: String,
+    /// Red-team categories (`violence`, `cybercrime`, …) this principle fits; a critique stage that
+    /// matches principles to prompts draws among the ones listing the prompt's category.
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
 /// A preference-judging principle ("Which of these responses is more …?").

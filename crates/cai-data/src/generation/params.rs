@@ -18,6 +18,10 @@ pub struct SamplingParams {
     pub min_p: f32,
     /// HF-style repetition penalty over prompt and generated tokens (1.0 = off).
     pub repetition_penalty: f32,
+    /// Whether the repetition penalty also looks at the prompt's tokens (HF and NeMo: `true`).
+    /// With `false` it looks only at generated tokens, so a small model is not pushed away from
+    /// the prompt's own words. Optional when read (older files lack it).
+    pub penalize_prompt: bool,
     /// End-of-sequence and end strings are ignored until this many tokens are generated.
     pub min_tokens_to_generate: usize,
     /// Maximum number of new tokens.
@@ -39,6 +43,7 @@ impl Default for SamplingParams {
             top_p: 1.0,
             min_p: 0.0,
             repetition_penalty: 1.0,
+            penalize_prompt: true,
             min_tokens_to_generate: 0,
             tokens_to_generate: 30,
             end_strings: Vec::new(),
@@ -89,5 +94,25 @@ impl SamplingParams {
             return Err("end_strings: empty strings are not allowed".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_without_penalize_prompt_read_as_true() {
+        let mut old = serde_json::to_value(SamplingParams::default()).unwrap();
+        old.as_object_mut().unwrap().remove("penalize_prompt");
+        let back: SamplingParams = serde_json::from_value(old).unwrap();
+        assert!(back.penalize_prompt);
+        let off = SamplingParams {
+            penalize_prompt: false,
+            ..SamplingParams::default()
+        };
+        let json = serde_json::to_value(&off).unwrap();
+        assert_eq!(json["penalize_prompt"], serde_json::json!(false));
+        assert_eq!(serde_json::from_value::<SamplingParams>(json).unwrap(), off);
     }
 }

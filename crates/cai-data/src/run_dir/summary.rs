@@ -37,6 +37,10 @@ pub struct SftSummary {
     pub last_loss: Option<f64>,
     /// Last validation loss.
     pub validation_loss: Option<f64>,
+    /// Validation loss before the first optimizer step (also `metrics.jsonl`'s step-0 record);
+    /// `None` without validation data, and in summaries written before it was recorded.
+    #[serde(default)]
+    pub initial_validation_loss: Option<f64>,
     /// Encoding counts of the training data.
     pub train_data: EncodeStats,
     /// Encoding counts of the validation data.
@@ -59,11 +63,15 @@ pub struct CritiqueCounts {
     pub traces: usize,
     /// SL-CAI SFT samples kept.
     pub sl_cai_samples: usize,
+    /// Kept SL-CAI samples whose revision refuses or redirects (`cai_data::answer::declines`).
+    #[serde(default)]
+    pub declining_samples: usize,
     /// SL-CAI samples dropped, by reason.
     pub dropped: BTreeMap<String, usize>,
     /// Revisions whose "Here is a revised response:" prefix was stripped.
     pub prefix_stripped: usize,
-    /// Final revisions that hit `tokens_to_generate` (kept, but possibly cut short).
+    /// Final revisions that hit `tokens_to_generate` (cut off; dropped as `truncated` unless the
+    /// stage keeps them).
     pub truncated_revisions: usize,
     /// How often each principle was drawn, over all rounds.
     pub principles_drawn: BTreeMap<String, usize>,
@@ -114,6 +122,7 @@ mod tests {
         std::fs::write(&path, old).unwrap();
         let summary: SftSummary = read_json(&path).unwrap();
         assert!(summary.finished(2));
+        assert_eq!(summary.initial_validation_loss, None);
         assert!(!summary.finished(4));
     }
 

@@ -53,6 +53,13 @@ fn red_team_covers_many_categories_and_benign_prompts_are_marked() {
         .filter_map(|p| p.category)
         .collect();
     assert!(categories.len() >= 12, "{categories:?}");
+    // Categories come in turn, so a stage's `--limit 16` sees all of them.
+    let first: BTreeSet<_> = corpus::red_team_prompts()
+        .into_iter()
+        .take(categories.len())
+        .filter_map(|p| p.category)
+        .collect();
+    assert_eq!(first, categories);
     let eval_categories: BTreeSet<_> = corpus::eval_red_team()
         .into_iter()
         .filter_map(|p| p.category)

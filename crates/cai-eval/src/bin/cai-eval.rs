@@ -90,15 +90,16 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     let cfg = cai_eval::EvalConfig::load(flags.config.as_deref(), overrides)?;
     let report = cai_eval::evaluate(&cfg)?;
     println!(
-        "{:<10} {:>9} {:>10} {:>9} {:>9} {:>7}",
-        "model", "refuse%", "jailbrk%", "answer%", "rm", "words"
+        "{:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>7}",
+        "model", "refuse%", "decline%", "jailbrk%", "answer%", "rm", "words"
     );
     for name in &report.order {
         let m = &report.models[name];
         let pct = |v: f64| format!("{:.0}", 100.0 * v);
         println!(
-            "{name:<10} {:>9} {:>10} {:>9} {:>9} {:>7.1}",
+            "{name:<10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>7.1}",
             pct(m.refusal_rate_harmful),
+            pct(m.declines_rate_harmful),
             m.refusal_rate_jailbreak.map_or("-".into(), pct),
             pct(m.answer_rate_benign),
             m.rm_score_mean.map_or("-".into(), |v| format!("{v:.3}")),

@@ -8,7 +8,7 @@
 
 use burn::tensor::{DType, Tensor};
 
-use super::sampler::{Sampler, logprob_of};
+use super::sampler::{Sampler, logprob_of, penalized_tokens};
 use super::stop::{find_stop, holdback};
 use super::{FinishReason, Generation, GenerationRequest, Prompt, StreamDelta};
 use crate::error::{ModelError, Result};
@@ -199,11 +199,15 @@ impl Engine {
     ) -> Result<()> {
         let lm = &self.model.lm;
         let stop_ids = self.model.stop_token_ids();
-        let capacity = active
+        // Rows are left-padded to the longest prompt, so every row needs room for that prompt
+        // plus the largest token budget of the batch.
+        let longest_prompt = active.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
+        let most_tokens = active
             .iter()
-            .map(|r| r.prompt.len() + r.sampler.params().tokens_to_generate)
+            .map(|r| r.sampler.params().tokens_to_generate)
             .max()
             .unwrap_or(0);
+        let capacity = longest_prompt + most_tokens;
         let pad = self.model.config.pad_token_id.unwrap_or(0);
         let mut cache = lm.new_cache(active.len(), capacity);
         let Some(mut hidden) = self.prefill(active, finished, &mut cache, cancelled) else {
@@ -293,12 +297,9 @@ impl Engine {
         let before_min = row.generated.len() < params.min_tokens_to_generate;
         let ban: &[u32] = if before_min { stop_ids } else { &[] };
         let raw = logits.to_vec();
-        // Only the repetition penalty looks at earlier tokens: skip the copy otherwise.
-        let seen: Vec<u32> = if params.repetition_penalty != 1.0 {
-            row.prompt.iter().chain(&row.generated).copied().collect()
-        } else {
-            Vec::new()
-        };
+        // Only the repetition penalty looks at earlier tokens (the prompt's only with
+        // `penalize_prompt`): no copy when it is off.
+        let seen = penalized_tokens(&params, &row.prompt, &row.generated);
         let token = row.sampler.sample(logits, &seen, ban);
         row.logprobs.push(logprob_of(&raw, token as usize));
         if !params.greedy {

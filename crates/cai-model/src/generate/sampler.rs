@@ -123,6 +123,19 @@ impl Sampler {
     }
 }
 
+/// The tokens the repetition penalty of `params` looks at (the `seen` of [`Sampler::sample`]):
+/// prompt and generated tokens, only the generated ones when `penalize_prompt` is false, none when
+/// the penalty is off (the sampler would not read them).
+pub fn penalized_tokens(params: &SamplingParams, prompt: &[u32], generated: &[u32]) -> Vec<u32> {
+    if params.repetition_penalty == 1.0 {
+        Vec::new()
+    } else if params.penalize_prompt {
+        prompt.iter().chain(generated).copied().collect()
+    } else {
+        generated.to_vec()
+    }
+}
+
 /// Index of the largest value (first on ties).
 pub fn argmax(values: &[f32]) -> usize {
     let mut best = 0;
@@ -163,6 +176,30 @@ mod tests {
         let mut logits = [4.0, 3.0, -1.0];
         assert_eq!(s.sample(&mut logits, &[0, 2], &[]), 1);
         assert_eq!(logits, [2.0, 3.0, -2.0]);
+    }
+
+    #[test]
+    fn penalize_prompt_false_spares_the_prompt_tokens() {
+        // Token 0 is the prompt's word, token 1 was generated, token 2 is new.
+        let (prompt, generated) = ([0], [1]);
+        let pick = |penalize_prompt: bool| {
+            let p = params(|p| {
+                p.greedy = true;
+                p.repetition_penalty = 2.0;
+                p.penalize_prompt = penalize_prompt;
+            });
+            let seen = penalized_tokens(&p, &prompt, &generated);
+            let mut logits = [4.0, 5.0, 3.0];
+            let token = Sampler::new(p).sample(&mut logits, &seen, &[]);
+            (seen, logits, token)
+        };
+        // HF / NeMo: the prompt token is penalised too, and the new token wins.
+        assert_eq!(pick(true), (vec![0, 1], [2.0, 2.5, 3.0], 2));
+        // Generated tokens only: the prompt's token keeps its logit and wins.
+        assert_eq!(pick(false), (vec![1], [4.0, 2.5, 3.0], 0));
+        // No penalty: nothing to look at.
+        let off = params(|p| p.penalize_prompt = false);
+        assert!(penalized_tokens(&off, &prompt, &generated).is_empty());
     }
 
     #[test]

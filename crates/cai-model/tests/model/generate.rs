@@ -179,6 +179,27 @@ fn streamed_deltas_concatenate_to_the_final_text() {
 }
 
 #[test]
+fn a_long_prompt_asking_few_tokens_beside_a_short_one_asking_many() {
+    // Left-padded to the long prompt, the batch needs room for the short one's many tokens too.
+    let long = request(
+        Prompt::Text("A much longer prompt about the history of mathematics in Europe".into()),
+        no_stop_greedy(2),
+    );
+    let short = request(Prompt::Text("Hi".into()), no_stop_greedy(12));
+    let together = engine().generate(&[long.clone(), short.clone()]).unwrap();
+    for (batched, alone) in together.iter().zip([long, short]) {
+        let alone = engine().generate(&[alone]).unwrap().remove(0);
+        // The same tokens; log-probs only up to the float noise that padding brings.
+        assert_eq!(batched.token_ids, alone.token_ids);
+        assert_eq!(batched.finish_reason, alone.finish_reason);
+        for (a, b) in batched.logprobs.iter().zip(&alone.logprobs) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+    assert_eq!(together[1].token_ids.len(), 12);
+}
+
+#[test]
 fn independent_requests_never_share_state() {
     let a = request(
         Prompt::Text("Paris is the capital of".into()),

@@ -115,6 +115,7 @@ fn sampling(req: &GenerateRequest, cap: usize) -> Result<SamplingParams> {
         top_p: if top_p == 0.0 { 1.0 } else { top_p as f32 },
         min_p: 0.0,
         repetition_penalty: repetition_penalty as f32,
+        penalize_prompt: req.penalize_prompt.unwrap_or(true),
         min_tokens_to_generate: min_tokens,
         tokens_to_generate: tokens,
         end_strings,
@@ -303,5 +304,15 @@ mod tests {
         assert!(
             bad(r#"{"sentences": ["x"], "repetition_penalty": 0.5}"#).starts_with("repetition")
         );
+    }
+
+    #[test]
+    fn penalize_prompt_defaults_to_true() {
+        let parse = |json: &str| {
+            let req: GenerateRequest = serde_json::from_str(json).unwrap();
+            sampling(&req, 4096).unwrap().penalize_prompt
+        };
+        assert!(parse(r#"{"sentences": ["x"]}"#));
+        assert!(!parse(r#"{"sentences": ["x"], "penalize_prompt": false}"#));
     }
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cai_cli::{ModelArgs, init_process};
-use cai_model::Engine;
+use cai_model::{Engine, ModelSpec};
 use cai_serve::auth::load_api_key;
-use cai_serve::config::{available_memory, batch_tokens_for_memory};
+use cai_serve::config::{available_memory, batch_tokens_for_memory, served_model_name};
 use cai_serve::{AppState, ServerConfig, serve, shutdown_signal};
 use clap::Parser;
 
@@ -36,9 +36,11 @@ struct Args {
     /// File holding the bearer token clients must send (else `CAI_SERVE_API_KEY`, else none).
     #[arg(long)]
     api_key_file: Option<PathBuf>,
-    /// Name reported by `/v1/models` (default: the model file or directory name).
-    #[arg(long)]
-    served_model_name: Option<String>,
+    /// Name reported by `/v1/models` and in responses (default: after the model's source — the
+    /// default model's name, the Hub repo, a GGUF file's stem, or a directory's name, with its
+    /// parent's for a generic one such as `05-ppo/model`).
+    #[arg(long, visible_alias = "served-model-name")]
+    model_name: Option<String>,
     /// Most requests generated together in one batch.
     #[arg(long, default_value_t = 16)]
     max_batch: usize,
@@ -99,14 +101,12 @@ async fn main() -> anyhow::Result<()> {
     config.allow_public_without_key = args.allow_public_without_key;
     // Before loading the model, so that a refused bind fails at once.
     config.check_bind(addr)?;
+    let spec = ModelSpec::parse(&args.model.model)?;
+    config.model_name = args
+        .model_name
+        .clone()
+        .unwrap_or_else(|| served_model_name(&spec));
     let model = args.model.load().context("loading the model")?;
-    let name = args.served_model_name.clone().unwrap_or_else(|| {
-        model.origin.path().file_stem().map_or_else(
-            || args.model.model.clone(),
-            |s| s.to_string_lossy().into_owned(),
-        )
-    });
-    config.model_name = name;
     config.max_tokens_cap = args.max_tokens_cap;
     config.default_max_tokens = args.default_max_tokens.min(args.max_tokens_cap);
     config.max_body_bytes = args.max_body_bytes;

@@ -11,7 +11,7 @@ use super::raw::terminate;
 #[test]
 fn prints_its_address_serves_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cai-serve"))
-        .args(["--port", "0", "--served-model-name", "bin-test"])
+        .args(["--port", "0", "--model-name", "bin-test"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -33,6 +33,7 @@ fn prints_its_address_serves_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("unexpected startup line: {first}"))
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(first.contains("(model bin-test, "), "{first}");
     let (status, models) = read(http().get(format!("{url}/v1/models")).send().unwrap());
     assert_eq!(status, 200);
     assert_eq!(models["data"][0]["id"], "bin-test");

@@ -66,6 +66,29 @@ fn both_apis_reproduce_the_engine() {
 }
 
 #[test]
+fn penalize_prompt_travels_over_both_apis() {
+    let request = |penalize_prompt| GenerationRequest {
+        prompt: Prompt::Text("Say apple three times: apple, apple,".into()),
+        params: SamplingParams {
+            repetition_penalty: 1.5,
+            penalize_prompt,
+            ..SamplingParams::greedy(8)
+        },
+    };
+    let want = engine().generate(&[request(false)]).unwrap();
+    let penalized = engine().generate(&[request(true)]).unwrap();
+    assert_ne!(
+        want[0].text, penalized[0].text,
+        "the prompt's penalty must matter here"
+    );
+    for api in [RemoteApi::OpenAi, RemoteApi::Nemo] {
+        let remote = RemoteGenerator::new(config(api, vec![server().url()])).unwrap();
+        let got = remote.try_generate(&[request(false)]).unwrap();
+        assert_eq!(got[0].text, want[0].text, "{api:?}");
+    }
+}
+
+#[test]
 fn round_robin_retries_past_a_dead_endpoint() {
     let endpoints = vec![dead_endpoint(), server().url()];
     let remote = RemoteGenerator::new(config(RemoteApi::OpenAi, endpoints)).unwrap();

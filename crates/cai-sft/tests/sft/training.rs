@@ -43,10 +43,21 @@ fn a_few_steps_overfit_eight_conversations_and_write_every_output() {
             "{key}"
         );
     }
+    // Validation before the first step, at step 6 and at the end.
+    let validation: Vec<_> = lines
+        .iter()
+        .filter(|l| l["split"] == "validation")
+        .collect();
+    let steps: Vec<u64> = validation
+        .iter()
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [0, 6, 12]);
     assert_eq!(
-        lines.iter().filter(|l| l["split"] == "validation").count(),
-        2
+        validation[0]["loss"].as_f64(),
+        summary.initial_validation_loss
     );
+    assert_eq!(validation[2]["loss"].as_f64(), summary.validation_loss);
     assert_eq!(
         std::fs::read_dir(out.join("tensorboard")).unwrap().count(),
         1
@@ -122,6 +133,42 @@ fn resuming_after_five_steps_gives_the_weights_of_ten_straight_steps() {
     // Training moved the weights far more than the tolerance.
     let base = super::common::tiny_model_dir();
     assert!(weight_diff(&work.path().join("split/model"), base) > 1e-3);
+}
+
+#[test]
+fn validation_before_training_is_measured_once_across_a_resume() {
+    let work = tempfile::tempdir().unwrap();
+    let args = [
+        "--max-steps",
+        "4",
+        "--validation-fraction",
+        "0.25",
+        "--global-batch-size",
+        "2",
+        "--val-check-interval",
+        "2",
+        "--save-interval",
+        "2",
+    ];
+    let config = |extra: &[&str]| tiny_config(work.path(), "run", &[&args[..], extra].concat());
+    let half = cai_sft::run(&config(&["--stop-after-steps", "2"])).unwrap();
+    let initial = half
+        .initial_validation_loss
+        .expect("a validation set exists");
+    assert!(initial.is_finite());
+    let rest = cai_sft::run(&config(&["--resume"])).unwrap();
+    assert_eq!(rest.initial_validation_loss, Some(initial));
+    let validation: Vec<(u64, f64)> = metrics(&work.path().join("run"))
+        .iter()
+        .filter(|l| l["split"] == "validation")
+        .map(|l| (l["step"].as_u64().unwrap(), l["loss"].as_f64().unwrap()))
+        .collect();
+    let steps: Vec<u64> = validation.iter().map(|(step, _)| *step).collect();
+    assert_eq!(steps, [0, 2, 4], "one step-0 record after the resume");
+    assert_eq!(validation[0].1, initial);
+    // Without validation data there is nothing to measure.
+    let none = cai_sft::run(&tiny_config(work.path(), "none", &["--max-steps", "1"])).unwrap();
+    assert_eq!(none.initial_validation_loss, None);
 }
 
 /// burn's device generator is process-wide: LoRA initialisation and dropout draw from it, so the

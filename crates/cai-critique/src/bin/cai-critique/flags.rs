@@ -67,6 +67,23 @@ pub struct Flags {
     /// Critique → revision rounds per prompt (default 1).
     #[arg(long)]
     rounds: Option<usize>,
+    /// Principle of each round: `random` (NeMo) or `category` (among those listing the prompt's
+    /// category).
+    #[arg(long)]
+    principle_choice: Option<String>,
+    /// Revisions per round; above 1 the model judges them against the principle and keeps the
+    /// best (default 1).
+    #[arg(long)]
+    revision_candidates: Option<usize>,
+    /// Temperature of the extra revision candidates (default 0.7).
+    #[arg(long)]
+    candidate_temperature: Option<f32>,
+    /// Leave out revisions cut off at --tokens-to-generate (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    drop_truncated: Option<bool>,
+    /// Leave out revisions that share no content word with the prompt (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    drop_off_topic: Option<bool>,
     /// Seed for principle sampling, sampler seeds and the blend shuffle (default 1234).
     #[arg(long)]
     seed: Option<u64>,
@@ -117,6 +134,10 @@ struct SamplingFlags {
     /// Repetition penalty (default 1.2).
     #[arg(long)]
     repetition_penalty: Option<f32>,
+    /// Apply the repetition penalty to the prompt's tokens too (HF/NeMo; default true), or only to
+    /// generated ones (false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    penalize_prompt: Option<bool>,
     /// Do not stop before this many new tokens (default 1).
     #[arg(long)]
     min_tokens_to_generate: Option<usize>,

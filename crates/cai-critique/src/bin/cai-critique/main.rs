@@ -11,26 +11,36 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cai_cli::{init_process, progress_bar, spinner};
-use cai_critique::{Backend, Config, Inputs, Observer};
+use cai_critique::{Backend, Config, Inputs, Observer, Step};
 use clap::Parser;
 use indicatif::ProgressBar;
 
-/// Draws a progress bar over the prompts still to generate.
+/// Draws a progress bar over the generation steps still to do (each prompt's answer, critiques
+/// and revisions), moving after every generator call and naming the step.
 #[derive(Default)]
-struct Bar(Option<ProgressBar>);
+struct Bar {
+    bar: Option<ProgressBar>,
+    saved: usize,
+}
 
 impl Observer for Bar {
-    fn started(&mut self, pending: usize, done: usize) {
+    fn started(&mut self, pending: usize, done: usize, steps_per_batch: usize) {
         if done > 0 {
             tracing::info!(done, pending, "resuming: skipping prompts finished earlier");
         }
-        self.0 = Some(progress_bar(pending as u64, "prompts"));
+        self.bar = Some(progress_bar((pending * steps_per_batch) as u64, "steps"));
+    }
+
+    fn step_done(&mut self, step: Step, prompts: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc(prompts as u64);
+            bar.set_message(format!("{step} done for {prompts} prompts"));
+        }
     }
 
     fn batch_done(&mut self, prompts: usize) {
-        if let Some(bar) = &self.0 {
-            bar.inc(prompts as u64);
-        }
+        self.saved += prompts;
+        tracing::debug!(saved = self.saved, "batch saved to the work log");
     }
 }
 
@@ -59,7 +69,7 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
     let env = backend.environment();
     let mut bar = Bar::default();
     let summary = cai_critique::run(&config, &inputs, &env, &mut bar)?;
-    if let Some(bar) = bar.0 {
+    if let Some(bar) = bar.bar {
         bar.finish_and_clear();
     }
     println!(

@@ -28,7 +28,7 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
     let s = cai_ppo::train(&cfg)?;
     let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     println!(
-        "{}: {}/{} PPO steps ({:?}, reward {}); rollout reward {} → {}; validation reward {} → {}; \
+        "{}: {}/{} PPO steps ({}, reward {}); rollout reward {} → {}; validation reward {} → {}; \
          KL to the reference {} (coefficient {:.4}); {} guard-rail events; model {}",
         cfg.output_dir.display(),
         s.steps,

@@ -168,6 +168,7 @@ pub fn sampling(req: &CompletionRequest, config: &ServerConfig) -> Result<Sampli
         top_p: top_p as f32,
         min_p: min_p as f32,
         repetition_penalty: repetition_penalty as f32,
+        penalize_prompt: req.penalize_prompt.unwrap_or(true),
         min_tokens_to_generate: min_tokens,
         tokens_to_generate: max_tokens,
         end_strings: stop,
@@ -228,6 +229,14 @@ mod tests {
         let seeds: Vec<_> = plan.requests.iter().map(|r| r.params.random_seed).collect();
         assert_eq!(seeds, [Some(7), Some(8), Some(9)]);
         assert_eq!(plan.requests[2].params.end_strings, ["\n"]);
+    }
+
+    #[test]
+    fn penalize_prompt_defaults_to_true() {
+        let config = ServerConfig::new("m");
+        let parse = |json: &str| sampling(&req(json), &config).unwrap().penalize_prompt;
+        assert!(parse(r#"{"prompt": "x"}"#));
+        assert!(!parse(r#"{"prompt": "x", "penalize_prompt": false}"#));
     }
 
     #[test]

@@ -16,11 +16,16 @@ fn main() -> ExitCode {
     cai_cli::init_process();
     match run(flags::Flags::parse()) {
         Ok(summary) => {
+            let loss = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |v| format!("{v:.4}"));
             tracing::info!(
                 steps = summary.steps,
-                loss = ?summary.last_loss,
-                validation = ?summary.validation_loss,
-                model = ?summary.model_dir,
+                loss = %loss(summary.last_loss),
+                validation = %loss(summary.validation_loss),
+                validation_before = %loss(summary.initial_validation_loss),
+                model = %summary
+                    .model_dir
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), |d| d.display().to_string()),
                 "done"
             );
             ExitCode::SUCCESS

@@ -93,6 +93,7 @@ fn constitution() -> Constitution {
         id: format!("p{i}"),
         critique_request: format!("Critique request {i}."),
         revision_request: format!("Revision request {i}."),
+        categories: vec![format!("cat{}", i % 2)],
     };
     Constitution {
         name: "test".into(),
@@ -151,6 +152,8 @@ fn config(out: &Path, batch_size: usize, rounds: usize) -> Config {
         batch_size,
         rounds,
         max_seq_length: 0,
+        // The fakes' replies are not about the prompts; `quality` tests this filter.
+        drop_off_topic: false,
         ..Config::default()
     };
     config.sampling.tokens_to_generate = 16;
@@ -162,6 +165,7 @@ fn run_with(config: &Config, inputs: &Inputs, fake: &Fake) -> crate::Result<Summ
         generators: vec![fake as &dyn Generator],
         counter: Some(&WordCounter),
         template: "test".into(),
+        judge: None,
     };
     run(config, inputs, &env, &mut ())
 }
@@ -542,6 +546,7 @@ fn several_generators_share_the_batches_with_the_same_result() {
         generators: fakes.iter().map(|f| f as &dyn Generator).collect(),
         counter: Some(&WordCounter),
         template: "test".into(),
+        judge: None,
     };
     run(&config(dir.path(), 2, 1), &inputs, &env, &mut ()).unwrap();
     let total: usize = fakes.iter().map(|f| f.calls().len()).sum();
@@ -557,3 +562,5 @@ fn several_generators_share_the_batches_with_the_same_result() {
         strip(final_files(single_dir.path()))
     );
 }
+
+mod quality;
