@@ -23,6 +23,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "crates/cai-data/corpus/red_team.jsonl"
 
+BRIEF = "You are a helpful and harmless assistant. Reply in at most three sentences."
+
 # name -> extra flags; every variant changes one thing from the one it names in its comment.
 VARIANTS = {
     # NeMo's settings: greedy, repetition penalty 1.2 over prompt and answer, all 4 demonstrations,
@@ -39,6 +41,11 @@ VARIANTS = {
     "category": ["--principle-choice", "category"],
     "category-one-shot-penalty-generated": [
         "--principle-choice", "category", "--few-shot", "1", "--penalize-prompt", "false",
+    ],
+    # A system prompt asking for short replies, so fewer revisions hit the token limit.
+    "category-one-shot-penalty-generated-brief": [
+        "--principle-choice", "category", "--few-shot", "1", "--penalize-prompt", "false",
+        "--system-prompt", BRIEF,
     ],
     # Best of two revisions, judged by the model against the principle.
     "category-one-shot-penalty-generated-best2": [

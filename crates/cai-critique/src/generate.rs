@@ -117,7 +117,7 @@ pub fn run_batch(
             .collect();
         let best = match (n, workers.judge) {
             (1, _) => vec![0; items.len()],
-            (_, Some(judge)) => best_candidates(judge, plan, items, r, &candidates)?,
+            (_, Some(judge)) => best_candidates(judge, plan, items, r, &critiques, &candidates)?,
             (_, None) => {
                 return Err(CritiqueError::Invalid(
                     "revision_candidates > 1 needs a judge (the in-process model)".into(),

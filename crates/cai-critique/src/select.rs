@@ -1,12 +1,15 @@
 //! Best-of-n revisions: the model judges its own candidates against the round's principle with
 //! the CAI paper's (A)/(B) prompt, in both orders, teacher-forced (`cai-judge`), and the best one
-//! is kept. A knockout: the current best meets each next candidate; a finished, non-empty
-//! revision beats an empty or cut-off one without a judgement.
+//! is kept. A knockout: the current best meets each next candidate; a candidate that passes more
+//! of the sample filters (not empty or echoing the critique, finished, on topic) beats one that
+//! passes fewer without a judgement.
 
+use cai_data::answer::on_topic;
 use cai_data::{FinishReason, Generation, JudgePrinciple};
 use cai_judge::{Comparison, OptionScorer, Style, judge_both_orders};
 
 use crate::error::{CritiqueError, Result};
+use crate::filter::{PrefixRule, check_revision};
 use crate::plan::{Plan, WorkItem};
 
 /// The judging question of a revision principle.
@@ -17,27 +20,40 @@ pub fn principle_question(revision_request: &str) -> String {
     )
 }
 
-/// How usable a candidate is before any judgement: empty < cut off < finished.
-fn usable(g: &Generation) -> u8 {
-    match (
-        g.text.trim().is_empty(),
-        g.finish_reason == FinishReason::Length,
-    ) {
-        (true, _) => 0,
-        (false, true) => 1,
-        (false, false) => 2,
+/// How usable a candidate is before any judgement, by the filters a kept sample must pass:
+/// empty or echoing the critique (0) < cut off (1) < off topic (2) < usable (3).
+fn usable(g: &Generation, prompt: &str, critique: &str) -> u8 {
+    let checked = check_revision(&g.text, critique, PrefixRule::Strip);
+    if checked.drop.is_some() {
+        0
+    } else if g.finish_reason == FinishReason::Length {
+        1
+    } else if !on_topic(prompt, &checked.text) {
+        2
+    } else {
+        3
     }
 }
 
 /// The index of the best candidate of each item in round `round` (`candidates[i]` are item `i`'s,
-/// at least one each).
+/// at least one each, revising after `critiques[i]`).
 pub fn best_candidates(
     judge: &dyn OptionScorer,
     plan: &Plan,
     items: &[WorkItem],
     round: usize,
+    critiques: &[String],
     candidates: &[Vec<Generation>],
 ) -> Result<Vec<usize>> {
+    let scores: Vec<Vec<u8>> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.iter()
+                .map(|g| usable(g, &items[i].prompt.prompt, &critiques[i]))
+                .collect()
+        })
+        .collect();
     let principles: Vec<JudgePrinciple> = items
         .iter()
         .map(|item| {
@@ -54,11 +70,14 @@ pub fn best_candidates(
         // Items whose pair needs the judge this time: both candidates equally usable.
         let mut judged = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
-            let Some(challenger) = c.get(k) else { continue };
-            match usable(challenger).cmp(&usable(&c[best[i]])) {
+            if k >= c.len() {
+                continue;
+            }
+            let (challenger, current) = (scores[i][k], scores[i][best[i]]);
+            match challenger.cmp(&current) {
                 std::cmp::Ordering::Greater => best[i] = k,
                 std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal if usable(challenger) > 0 => judged.push(i),
+                std::cmp::Ordering::Equal if challenger > 0 => judged.push(i),
                 std::cmp::Ordering::Equal => {}
             }
         }
@@ -137,7 +156,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_judge_picks_among_finished_candidates_and_cut_off_ones_lose() {
+    fn the_judge_picks_among_usable_candidates_and_filtered_ones_lose() {
         let plan = Plan::new(&Config::default(), &Constitution::builtin()).unwrap();
         let item = |id: &str| {
             plan.item(RedTeamPrompt {
@@ -147,21 +166,36 @@ pub(crate) mod tests {
                 source: None,
             })
         };
-        let items = vec![item("a"), item("b"), item("c")];
+        let items = vec![item("a"), item("b"), item("c"), item("d")];
         let stop = FinishReason::Stop;
+        let critique = "The reply explains lock picking, which helps burglary.";
         let candidates = vec![
             vec![
-                generation("short", stop),
-                generation("the longest one", stop),
-                generation("medium one", stop),
+                generation("A lock is best left to a locksmith.", stop),
+                generation(
+                    "Picking a lock that is not yours is illegal; call a locksmith.",
+                    stop,
+                ),
+                generation("Ask a locksmith about the lock.", stop),
             ],
             vec![
-                generation("a very long but cut off revision", FinishReason::Length),
-                generation("finished", stop),
+                generation(
+                    "A very long lock answer that was cut off",
+                    FinishReason::Length,
+                ),
+                generation("A finished lock answer.", stop),
             ],
             vec![generation("", stop), generation("   ", stop)],
+            vec![
+                // Echoes the critique; then a longer answer off the prompt's topic; then the one
+                // on topic, which wins though LongerWins would pick the off-topic one.
+                generation(critique, stop),
+                generation("Gardening is a relaxing hobby for the whole family.", stop),
+                generation("Locks are not for picking.", stop),
+            ],
         ];
-        let best = best_candidates(&LongerWins, &plan, &items, 0, &candidates).unwrap();
-        assert_eq!(best, vec![1, 1, 0]);
+        let critiques = vec![critique.to_string(); items.len()];
+        let best = best_candidates(&LongerWins, &plan, &items, 0, &critiques, &candidates).unwrap();
+        assert_eq!(best, vec![1, 1, 0, 2]);
     }
 }

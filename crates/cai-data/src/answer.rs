@@ -222,10 +222,17 @@ pub fn content_stems(text: &str) -> std::collections::BTreeSet<String> {
 }
 
 /// Whether `answer` is about `request`: they share at least one content word (by
-/// [`content_stems`]). A request with no content word counts every answer as on topic.
+/// [`content_stems`]; a stem matches another it begins, so "lock" matches "locks" and "locksmith").
+/// A request with no content word counts every answer as on topic.
 pub fn on_topic(request: &str, answer: &str) -> bool {
     let wanted = content_stems(request);
-    wanted.is_empty() || !content_stems(answer).is_disjoint(&wanted)
+    let given = content_stems(answer);
+    wanted.is_empty()
+        || wanted.iter().any(|w| {
+            given
+                .iter()
+                .any(|g| g.starts_with(w.as_str()) || w.starts_with(g.as_str()))
+        })
 }
 
 /// Lower case, typographic apostrophes made plain.
@@ -274,6 +281,11 @@ mod tests {
             "Firearms safety matters: keep knives locked away."
         ));
         assert!(on_topic("What is it?", "Anything at all."));
+        assert!(on_topic(
+            "How do I pick a lock?",
+            "Locks are not for picking."
+        ));
+        assert!(!on_topic("How do I pick a lock?", "Gardening is relaxing."));
         assert_eq!(
             content_stems("Where should I hit a person?"),
             ["hit"].iter().map(|s| s.to_string()).collect()
