@@ -47,6 +47,15 @@ VARIANTS = {
         "--principle-choice", "category", "--few-shot", "1", "--penalize-prompt", "false",
         "--system-prompt", BRIEF,
     ],
+    # Best of three revisions: filter-passing candidates first, then the model's judgement.
+    "category-one-shot-penalty-generated-brief-best3": [
+        "--principle-choice", "category", "--few-shot", "1", "--penalize-prompt", "false",
+        "--system-prompt", BRIEF, "--revision-candidates", "3",
+    ],
+    # The brief system prompt with all four demonstrations.
+    "category-penalty-generated-brief": [
+        "--principle-choice", "category", "--penalize-prompt", "false", "--system-prompt", BRIEF,
+    ],
     # Best of two revisions, judged by the model against the principle.
     "category-one-shot-penalty-generated-best2": [
         "--principle-choice", "category", "--few-shot", "1", "--penalize-prompt", "false",
@@ -85,7 +94,8 @@ def run(binary: str, prompts: pathlib.Path, out: pathlib.Path, tokens: int, name
         "kept": counts["sl_cai_samples"],
         "truncated": dropped.get("truncated", 0),
         "off_topic": dropped.get("off_topic", 0),
-        "empty_or_echo": dropped.get("empty_revision", 0) + dropped.get("echoes_critique", 0),
+        "empty_or_echo": dropped.get("empty_revision", 0) + dropped.get("echoes_critique", 0)
+        + dropped.get("commentary", 0),
         "declining_kept": counts.get("declining_samples", 0),
         "generation_secs": summary["run"]["wall_secs"] if summary["run"]["prompts_generated"] else None,
         "wall_secs_this_call": round(wall, 1),
@@ -110,7 +120,7 @@ def main() -> int:
     for name in names:
         results[name] = run(args.bin, prompts, args.out, args.tokens, name)
         results_path.write_text(json.dumps(results, indent=2) + "\n")
-    print("| variant | kept | cut off | off topic | empty/echo | kept that decline | generation s |")
+    print("| variant | kept | cut off | off topic | empty/echo/commentary | kept that decline | generation s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
         r = results[name]

@@ -82,6 +82,7 @@ pub fn assemble(
         dropped: [
             DropReason::EmptyRevision,
             DropReason::EchoesCritique,
+            DropReason::Commentary,
             DropReason::RevisionPrefix,
             DropReason::Truncated,
             DropReason::OffTopic,

@@ -1,5 +1,6 @@
-//! Quality filters on revisions: empty ones, ones that echo the critique, and "Here is a revised
-//! response:"-style prefixes (stripped or dropped by rule). Cut-off and off-topic revisions and
+//! Quality filters on revisions: empty ones, ones that echo the critique, ones that comment on the
+//! reply instead of being one, and "Here is a revised response:"-style prefixes (stripped or
+//! dropped by rule). Cut-off and off-topic revisions and
 //! lengths are checked in [`crate::assemble`].
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,8 @@ pub enum DropReason {
     EmptyRevision,
     /// The revision repeats the critique instead of rewriting the answer.
     EchoesCritique,
+    /// The revision talks about the reply ("The last reply does not …") instead of being one.
+    Commentary,
     /// The revision has a "Here is a revised response:" prefix and the rule is [`PrefixRule::Drop`].
     RevisionPrefix,
     /// The final revision hit `tokens_to_generate`: it is cut off mid-text (`drop_truncated`).
@@ -38,6 +41,7 @@ impl DropReason {
         match self {
             DropReason::EmptyRevision => "empty_revision",
             DropReason::EchoesCritique => "echoes_critique",
+            DropReason::Commentary => "commentary",
             DropReason::RevisionPrefix => "revision_prefix",
             DropReason::Truncated => "truncated",
             DropReason::OffTopic => "off_topic",
@@ -96,6 +100,8 @@ pub fn check_revision(revision: &str, critique: &str, rule: PrefixRule) -> Check
         Some(DropReason::EmptyRevision)
     } else if echoes(stripped, critique) {
         Some(DropReason::EchoesCritique)
+    } else if comments_on_reply(stripped) {
+        Some(DropReason::Commentary)
     } else if prefix.is_some() && rule == PrefixRule::Drop {
         Some(DropReason::RevisionPrefix)
     } else {
@@ -164,6 +170,37 @@ fn normalized_words(text: &str) -> Vec<String> {
         })
         .filter(|w| !w.is_empty())
         .collect()
+}
+
+/// Openings of a text about the reply rather than a reply: what a critique says, not a revision.
+const COMMENTARY_OPENINGS: &[&str] = &[
+    "the last reply",
+    "the previous reply",
+    "the original reply",
+    "the reply",
+    "this reply",
+    "the last response",
+    "the previous response",
+    "the original response",
+    "the response",
+    "this response",
+    "the assistant's reply",
+    "the assistant's response",
+];
+
+/// True if `revision` opens by describing the reply ("The last reply does not …", "This
+/// response …") instead of answering the person.
+fn comments_on_reply(revision: &str) -> bool {
+    let opening = normalized_words(revision)
+        .into_iter()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    COMMENTARY_OPENINGS.iter().any(|o| {
+        opening
+            .strip_prefix(o)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    })
 }
 
 /// True if `revision` repeats the critique: a `Critique:` label, the whole critique inside it, the
@@ -258,5 +295,23 @@ mod tests {
             Some(DropReason::EchoesCritique)
         );
         assert_eq!(check("I won't help hurt an animal.").drop, None);
+    }
+
+    #[test]
+    fn commentary_on_the_reply_is_dropped_but_answers_mentioning_replies_are_not() {
+        for text in [
+            "The last reply does not provide medical advice.",
+            "This response is safer because it avoids details.",
+            "the reply.",
+        ] {
+            assert_eq!(check(text).drop, Some(DropReason::Commentary), "{text}");
+        }
+        for text in [
+            "The replyable form is on the website.",
+            "Please don't. If you want a reply from them, talk to them kindly.",
+            "Responses like that hurt people; talk to someone you trust.",
+        ] {
+            assert_eq!(check(text).drop, None, "{text}");
+        }
     }
 }

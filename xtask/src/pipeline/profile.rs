@@ -31,6 +31,9 @@ pub struct Profile {
     /// generated ones.
     #[serde(default = "yes")]
     pub critique_penalize_prompt: bool,
+    /// SL-CAI system prompt before the demonstrations; none: no system message (NeMo).
+    #[serde(default)]
+    pub critique_system_prompt: Option<String>,
     /// SL-CAI principle choice: `random` (NeMo) or `category` (matched to the prompt).
     #[serde(default = "random")]
     pub critique_principles: String,
@@ -42,6 +45,9 @@ pub struct Profile {
     pub helpfulness_ratio: Option<f64>,
     /// SFT optimizer steps.
     pub sft_steps: usize,
+    /// SFT peak learning rate; none: `crates/cai-sft/sft.example.toml`'s (NeMo's 2e-5).
+    #[serde(default)]
+    pub sft_lr: Option<f64>,
     /// Red-team prompts labelled by AI feedback.
     pub preference_limit: usize,
     /// Candidate answers per labelled prompt.

@@ -121,6 +121,7 @@ pub fn critique(p: &Profile, run: &RunDir) -> StageCommand {
             "--few-shot",
             p.critique_few_shot.map(|n| n.to_string()).as_deref(),
         )
+        .maybe("--system-prompt", p.critique_system_prompt.as_deref())
         .maybe(
             "--penalize-prompt",
             (!p.critique_penalize_prompt).then_some("false"),
@@ -152,6 +153,7 @@ pub fn sft(p: &Profile, run: &RunDir) -> StageCommand {
         .path("--output-dir", &run.sft())
         .flag("--resume")
         .arg("--max-steps", p.sft_steps)
+        .maybe("--lr", p.sft_lr.map(|lr| lr.to_string()).as_deref())
         .arg("--warmup-steps", (p.sft_steps / 10).max(1))
         .arg("--micro-batch-size", 2)
         .arg("--global-batch-size", 8)
@@ -311,6 +313,7 @@ mod tests {
         p.helpfulness_ratio = None;
         let nemo = args(&critique(&p, &run)).join(" ");
         for flag in [
+            "--system-prompt",
             "--few-shot",
             "--penalize-prompt",
             "--principle-choice",
@@ -322,8 +325,10 @@ mod tests {
         (p.critique_few_shot, p.critique_penalize_prompt) = (Some(1), false);
         (p.critique_principles, p.critique_candidates) = ("category".into(), 2);
         p.helpfulness_ratio = Some(3.0);
+        p.critique_system_prompt = Some("Be brief.".into());
         let tuned = args(&critique(&p, &run)).join(" ");
         for flag in [
+            "--system-prompt Be brief.",
             "--few-shot 1",
             "--penalize-prompt false",
             "--principle-choice category",
