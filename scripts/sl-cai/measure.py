@@ -118,7 +118,11 @@ def main() -> int:
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in names:
-        results[name] = run(args.bin, prompts, args.out, args.tokens, name)
+        result = run(args.bin, prompts, args.out, args.tokens, name)
+        if result["generation_secs"] is None and name in results:
+            # Resumed without generating: the time of the run that generated stays.
+            result["generation_secs"] = results[name]["generation_secs"]
+        results[name] = result
         results_path.write_text(json.dumps(results, indent=2) + "\n")
     print("| variant | kept | cut off | off topic | empty/echo/commentary | kept that decline | generation s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
