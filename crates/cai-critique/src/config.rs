@@ -211,7 +211,7 @@ impl Config {
             return bad("helpfulness_ratio", format!("must be ≥ 0, got {r}"));
         }
         if let Err(e) = cai_cli::check_output_dir("out (--out)", &self.out) {
-            return bad("out", e.reason);
+            return bad("out", format!("{}: {}", e.dir, e.reason));
         }
         self.sampling
             .validate()

@@ -241,7 +241,10 @@ pub fn pipeline(args: &[String]) -> Result<()> {
         eprintln!("== {}/{} {}", i + 1, Stage::ALL.len(), stage.name());
         let cmd = command(stage, &p, &run_dir);
         record.config(&format!("stage/{}", stage.name()), cmd.recorded())?;
-        if already_finished(stage, &p, &run_dir) {
+        // Done in the manifest (with these settings: checked above) means its work finished; the
+        // stage is not re-run, so its recorded time stays the time it took.
+        let done_before = record.status(stage) == StageStatus::Done && dir.exists();
+        if done_before || already_finished(stage, &p, &run_dir) {
             eprintln!(
                 "{} already finished (delete it, or --from {}, to redo it)",
                 dir.display(),

@@ -152,25 +152,33 @@ fn stage_lines(out: &mut String, run: &RunDir, manifest: Option<&Manifest>) {
         let s = json_or_null(&run.stage(stage).join(files::SUMMARY));
         let summary = match stage {
             Stage::Critique => {
-                let dropped: u64 = s["counts"]["dropped"]
+                let reasons: Vec<(&String, u64)> = s["counts"]["dropped"]
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .filter_map(|(_, n)| n.as_u64())
-                    .sum();
+                    .filter_map(|(reason, n)| n.as_u64().filter(|&n| n > 0).map(|n| (reason, n)))
+                    .collect();
+                let dropped: u64 = reasons.iter().map(|(_, n)| n).sum();
+                let why: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
                 format!(
-                    "{} red-team traces, {} revisions kept, {dropped} filtered ({} truncated); blend of {}",
+                    "{} red-team traces, {} revisions kept ({} refusing or redirecting), {dropped} filtered ({}); blend of {}",
                     s["counts"]["traces"],
                     s["counts"]["sl_cai_samples"],
-                    s["counts"]["truncated_revisions"],
+                    num(&s["counts"]["declining_samples"], 0),
+                    if why.is_empty() {
+                        "none".to_string()
+                    } else {
+                        why.join(", ")
+                    },
                     s["counts"]["blend"]
                 )
             }
             Stage::Sft => format!(
-                "{} steps; loss {} → {}; validation {}",
+                "{} steps; loss {} → {}; validation {} → {}",
                 s["steps"],
                 num(&s["first_loss"], 3),
                 num(&s["last_loss"], 3),
+                num(&s["initial_validation_loss"], 3),
                 num(&s["validation_loss"], 3)
             ),
             Stage::Preference => {
