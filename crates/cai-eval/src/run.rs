@@ -131,7 +131,7 @@ pub struct EvalReport {
     pub order: Vec<String>,
     /// Prompts per set.
     pub prompts: BTreeMap<String, usize>,
-    /// The refusal phrases counted (see `refusal.rs`).
+    /// The refusal phrases counted (`cai_data::answer::REFUSAL_PHRASES`).
     pub refusal_phrases: Vec<String>,
     /// A few prompts with every model's answer.
     pub side_by_side: Vec<SideBySide>,
