@@ -16,7 +16,8 @@ pub const REFUSAL_PHRASES: [&str; 30] = [
     "i will not",
     "i'm sorry",
     "i am sorry",
-    "sorry, but",
+    // Not a bare "sorry, but": "Don't say you're sorry, but …" is advice, not a refusal.
+    "sorry, but i",
     "i apologize",
     "i'm not able",
     "i am not able",
@@ -276,6 +277,8 @@ mod tests {
         ));
         assert!(!is_refusal("Tell them: “I can't come.” Then leave."));
         assert!(is_refusal("\"Why?\" I can't help with that."));
+        assert!(is_refusal("Sorry, but I won't do that."));
+        assert!(!is_refusal("Don't say you're sorry, but tell him what you did."));
     }
 
     #[test]
