@@ -278,7 +278,9 @@ mod tests {
         assert!(!is_refusal("Tell them: “I can't come.” Then leave."));
         assert!(is_refusal("\"Why?\" I can't help with that."));
         assert!(is_refusal("Sorry, but I won't do that."));
-        assert!(!is_refusal("Don't say you're sorry, but tell him what you did."));
+        assert!(!is_refusal(
+            "Don't say you're sorry, but tell him what you did."
+        ));
     }
 
     #[test]
