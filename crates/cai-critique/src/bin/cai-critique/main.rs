@@ -72,12 +72,25 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
     if let Some(bar) = bar.bar {
         bar.finish_and_clear();
     }
+    let reasons: Vec<String> = summary
+        .counts
+        .dropped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    let dropped = summary.counts.dropped.values().sum::<usize>();
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", reasons.join(", "))
+    };
     println!(
-        "{}: {} traces, {} SL-CAI samples ({} dropped), blend of {} in {}; {} generated, {} resumed, {:.1}s",
+        "{}: {} traces, {} SL-CAI samples, {} refusing or redirecting ({dropped} dropped{why}), blend of {} in {}; {} generated, {} resumed, {:.1}s",
         config.out.display(),
         summary.counts.traces,
         summary.counts.sl_cai_samples,
-        summary.counts.dropped.values().sum::<usize>(),
+        summary.counts.declining_samples,
         summary.counts.blend,
         cai_critique::output::SFT,
         summary.run.prompts_generated,
