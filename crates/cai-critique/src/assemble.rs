@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use cai_data::answer::{declines, on_topic};
+use cai_data::answer::declines;
 use cai_data::{ChatSample, SlCaiTrace};
 use serde::Serialize;
 
 use crate::blend;
 use crate::config::Config;
 use crate::error::{CritiqueError, Result};
-use crate::filter::{DropReason, check_revision};
+use crate::filter::{ContentRules, DropReason, check_revision, content_drop};
 use crate::plan::WorkItem;
 use crate::progress::Completed;
 use crate::summary::Counts;
@@ -108,6 +108,11 @@ pub fn assemble(
             .map(|r| r.critique.as_str())
             .unwrap_or("");
         let checked = check_revision(&trace.final_revision, last, config.prefix_rule);
+        let rules = ContentRules {
+            drop_truncated: config.drop_truncated,
+            drop_off_topic: config.drop_off_topic,
+        };
+        let content = content_drop(&checked, &trace.prompt, record.truncated, rules);
         trace.final_revision = checked.text;
         for round in &trace.rounds {
             *counts
@@ -118,11 +123,7 @@ pub fn assemble(
         counts.prefix_stripped += usize::from(checked.prefix_stripped);
         counts.truncated_revisions += usize::from(record.truncated);
         let sample = trace.to_chat_sample();
-        let drop = match checked.drop {
-            None if record.truncated && config.drop_truncated => Some(DropReason::Truncated),
-            None if config.drop_off_topic && !on_topic(&trace.prompt, &trace.final_revision) => {
-                Some(DropReason::OffTopic)
-            }
+        let drop = match content {
             None if lengths.too_long(&sample)? => Some(DropReason::TooLong),
             other => other,
         };

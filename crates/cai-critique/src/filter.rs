@@ -1,8 +1,9 @@
 //! Quality filters on revisions: empty ones, ones that echo the critique, ones that comment on the
 //! reply instead of being one, and "Here is a revised response:"-style prefixes (stripped or
-//! dropped by rule). Cut-off and off-topic revisions and
-//! lengths are checked in [`crate::assemble`].
+//! dropped by rule) ([`check_revision`]); then cut-off and off-topic ones ([`content_drop`]).
+//! Assembly and best-of-n selection share them; lengths are checked in [`crate::assemble`].
 
+use cai_data::answer::on_topic;
 use serde::{Deserialize, Serialize};
 
 /// What to do with a revision that starts with a "Here is a revised response:" prefix.
@@ -111,6 +112,32 @@ pub fn check_revision(revision: &str, critique: &str, rule: PrefixRule) -> Check
         text: stripped.to_string(),
         prefix_stripped: prefix.is_some() && rule == PrefixRule::Strip && !stripped.is_empty(),
         drop,
+    }
+}
+
+/// Which of the content filters apply after [`check_revision`]'s (all: both `true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRules {
+    /// Drop a revision cut off at the token limit.
+    pub drop_truncated: bool,
+    /// Drop a revision sharing no content word with the prompt.
+    pub drop_off_topic: bool,
+}
+
+/// The first filter, after those of `checked`, that the (checked) revision of `prompt` fails:
+/// cut off, then off topic, as `rules` ask. Lengths are checked apart (they need the tokenizer).
+pub fn content_drop(
+    checked: &Checked,
+    prompt: &str,
+    truncated: bool,
+    rules: ContentRules,
+) -> Option<DropReason> {
+    match checked.drop {
+        None if truncated && rules.drop_truncated => Some(DropReason::Truncated),
+        None if rules.drop_off_topic && !on_topic(prompt, &checked.text) => {
+            Some(DropReason::OffTopic)
+        }
+        other => other,
     }
 }
 

@@ -134,9 +134,11 @@ pub fn run_batch(
                 critique,
                 revision_request: principle.revision_request.clone(),
                 revision: text.clone(),
-                rejected_revisions: (0..options.len())
-                    .filter(|&k| k != best[i])
-                    .map(|k| options[k].text.trim().to_string())
+                rejected_revisions: options
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != best[i])
+                    .map(|(_, g)| g.text.trim().to_string())
                     .collect(),
             });
             truncated[i] = chosen.finish_reason == FinishReason::Length;

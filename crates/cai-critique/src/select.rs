@@ -4,12 +4,11 @@
 //! of the sample filters (not empty or echoing the critique, finished, on topic) beats one that
 //! passes fewer without a judgement.
 
-use cai_data::answer::on_topic;
 use cai_data::{FinishReason, Generation, JudgePrinciple};
 use cai_judge::{Comparison, OptionScorer, Style, judge_both_orders};
 
 use crate::error::{CritiqueError, Result};
-use crate::filter::{PrefixRule, check_revision};
+use crate::filter::{ContentRules, DropReason, PrefixRule, check_revision, content_drop};
 use crate::plan::{Plan, WorkItem};
 
 /// The judging question of a revision principle.
@@ -21,17 +20,19 @@ pub fn principle_question(revision_request: &str) -> String {
 }
 
 /// How usable a candidate is before any judgement, by the filters a kept sample must pass:
-/// empty or echoing the critique (0) < cut off (1) < off topic (2) < usable (3).
+/// empty, echoing or commenting (0) < cut off (1) < off topic (2) < usable (3).
 fn usable(g: &Generation, prompt: &str, critique: &str) -> u8 {
     let checked = check_revision(&g.text, critique, PrefixRule::Strip);
-    if checked.drop.is_some() {
-        0
-    } else if g.finish_reason == FinishReason::Length {
-        1
-    } else if !on_topic(prompt, &checked.text) {
-        2
-    } else {
-        3
+    let all = ContentRules {
+        drop_truncated: true,
+        drop_off_topic: true,
+    };
+    let cut_off = g.finish_reason == FinishReason::Length;
+    match content_drop(&checked, prompt, cut_off, all) {
+        None => 3,
+        Some(DropReason::OffTopic) => 2,
+        Some(DropReason::Truncated) => 1,
+        Some(_) => 0,
     }
 }
 
