@@ -12,16 +12,35 @@ use crate::{cargo, fetch_model_command, project_root, run};
 
 /// The Python venv with torch/transformers (shared with the golden-fixture script).
 pub fn python_venv() -> Result<PathBuf> {
-    let venv = std::env::var_os("CAI_PY_VENV")
+    venv(
+        "CAI_PY_VENV",
+        "golden-venv",
+        "scripts/bench/requirements.txt",
+    )
+}
+
+/// The Python venv with llama-cpp-python (the second anchor of `bench generate`).
+fn llama_cpp_venv() -> Result<PathBuf> {
+    venv(
+        "CAI_LLAMA_CPP_VENV",
+        "llama-cpp-venv",
+        "scripts/bench/requirements-llama.txt",
+    )
+}
+
+/// The `python` of the venv at `$env_var` or `~/.cache/cai-rs/<name>`, created from
+/// `requirements` (a path in the repository) the first time.
+fn venv(env_var: &str, name: &str, requirements: &str) -> Result<PathBuf> {
+    let venv = std::env::var_os(env_var)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-            PathBuf::from(home).join(".cache/cai-rs/golden-venv")
+            PathBuf::from(home).join(".cache/cai-rs").join(name)
         });
     let python = venv.join("bin/python");
     if !python.is_file() {
         eprintln!(
-            "creating the PyTorch venv at {} (one-time, several minutes)",
+            "creating the venv at {} from {requirements} (one-time, several minutes)",
             venv.display()
         );
         run({
@@ -32,7 +51,7 @@ pub fn python_venv() -> Result<PathBuf> {
         run({
             let mut cmd = Command::new(venv.join("bin/pip"));
             cmd.args(["install", "-q", "-r"])
-                .arg(project_root().join("scripts/bench/requirements.txt"));
+                .arg(project_root().join(requirements));
             cmd
         })?;
     }
@@ -103,4 +122,138 @@ pub fn bench(name: &str, package: &str) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&combined)?)?;
     println!("written to {}", path.display());
     Ok(())
+}
+
+/// `cargo xtask bench serve`: the server under 16 concurrent clients with mixed lengths, static
+/// against continuous batching, in one run (`target/bench/serve.json`).
+pub fn bench_serve() -> Result<()> {
+    let path = project_root().join("target/bench/serve.json");
+    default_model()?;
+    let mut cmd = cargo(&["bench", "-p", "cai-serve", "--bench", "serve", "--"]);
+    cmd.arg(&path).env("RAYON_NUM_THREADS", "2");
+    run(cmd)?;
+    println!("written to {}", path.display());
+    Ok(())
+}
+
+/// The half-size weights `bench generate` measures as `ours_half`.
+const HALF_DTYPE: &str = "f16";
+
+/// The engines of `target/bench/generate.json`, in the order they run.
+const GENERATE_ENGINES: [&str; 5] = [
+    "ours",
+    "ours_half",
+    "pytorch",
+    "llama_cpp_f32",
+    "llama_cpp_q4_1",
+];
+
+/// `cargo xtask bench generate`: ours in f32 and with half-size weights, PyTorch, and llama.cpp on
+/// the f32 and Q4_1 files, one process each, in one invocation. `target/bench/generate.json` holds
+/// one object per engine (metrics an engine cannot run are absent);
+/// `target/bench/generate-ratios.json` holds ours over each anchor.
+pub fn bench_generate() -> Result<()> {
+    let dir = project_root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let gguf = default_model()?;
+    let torch = python_venv()?;
+    let llama = llama_cpp_venv()?;
+    let path = |engine: &str| dir.join(format!("generate-{engine}.json"));
+    let ours = |engine: &str, dtype: &str| -> Result<()> {
+        let mut cmd = cargo(&["bench", "-p", "cai-model", "--bench", "generate", "--"]);
+        cmd.arg(path(engine))
+            .args(["--dtype", dtype])
+            .env("RAYON_NUM_THREADS", "2");
+        run(cmd)
+    };
+    ours("ours", "f32")?;
+    ours("ours_half", HALF_DTYPE)?;
+    let script = |name: &str| project_root().join("scripts/bench").join(name);
+    let python = |python: &Path, args: Vec<std::ffi::OsString>| -> Result<()> {
+        let mut cmd = Command::new(python);
+        cmd.args(args)
+            .env("OMP_NUM_THREADS", "2")
+            .env("MKL_NUM_THREADS", "2");
+        run(cmd)
+    };
+    python(
+        &torch,
+        vec![
+            script("generate_torch.py").into(),
+            gguf.clone().into(),
+            path("pytorch").into(),
+        ],
+    )?;
+    for (engine, kind) in [("llama_cpp_f32", "f32"), ("llama_cpp_q4_1", "q4_1")] {
+        python(
+            &llama,
+            vec![
+                script("generate_llama_cpp.py").into(),
+                gguf.clone().into(),
+                kind.into(),
+                path(engine).into(),
+            ],
+        )?;
+    }
+    let mut all = Map::new();
+    for engine in GENERATE_ENGINES {
+        all.insert(engine.to_string(), read_json(&path(engine))?);
+    }
+    let ratios = generate_ratios(&all);
+    std::fs::write(
+        dir.join("generate.json"),
+        serde_json::to_string_pretty(&all)?,
+    )?;
+    std::fs::write(
+        dir.join("generate-ratios.json"),
+        serde_json::to_string_pretty(&ratios)?,
+    )?;
+    println!("written to {}", dir.join("generate.json").display());
+    Ok(())
+}
+
+/// The metrics `generate.json` reports for every engine that can run them.
+const GENERATE_METRICS: [&str; 6] = [
+    "prefill_b1_tok_s",
+    "prefill_b8_tok_s",
+    "decode_b1_tok_s",
+    "decode_b8_tok_s",
+    "rollout_b32_tok_s",
+    "peak_rss_mib",
+];
+
+/// Prints every engine's metrics and returns `{ours, ours_half} × {anchor}` ratios (> 1 is better
+/// for us; memory as theirs over ours).
+fn generate_ratios(all: &Map<String, Value>) -> Value {
+    let metric = |engine: &str, key: &str| all.get(engine).and_then(|e| e.get(key))?.as_f64();
+    print!("{:<20}", "metric");
+    for engine in GENERATE_ENGINES {
+        print!(" {engine:>15}");
+    }
+    println!();
+    for key in GENERATE_METRICS {
+        print!("{key:<20}");
+        for engine in GENERATE_ENGINES {
+            match metric(engine, key) {
+                Some(v) => print!(" {v:>15.1}"),
+                None => print!(" {:>15}", "-"),
+            }
+        }
+        println!();
+    }
+    let mut ratios = Map::new();
+    for ours in ["ours", "ours_half"] {
+        for anchor in ["pytorch", "llama_cpp_f32", "llama_cpp_q4_1"] {
+            let mut row = Map::new();
+            for key in GENERATE_METRICS {
+                if let (Some(a), Some(b)) = (metric(ours, key), metric(anchor, key)) {
+                    let r = if key.contains("rss") { b / a } else { a / b };
+                    row.insert(key.to_string(), json!(r));
+                }
+            }
+            println!("{ours} / {anchor}: {}", Value::Object(row.clone()));
+            ratios.insert(format!("{ours}/{anchor}"), Value::Object(row));
+        }
+    }
+    Value::Object(ratios)
 }

@@ -21,10 +21,11 @@ commands:
   fetch-model        download the default model (SmolLM2-135M-Instruct) if missing; print its path
   pipeline           the whole CAI pipeline (profiles: default, smoke, mistral-7b; runs/pipeline)
   report DIR         rebuild DIR/report.md (and its plots) from a run directory
-  bench generate     generation speed vs PyTorch (target/bench/generate.json)
+  bench generate     generation speed vs PyTorch and llama.cpp (target/bench/generate.json)
   bench sft          one SFT optimizer step vs PyTorch (target/bench/sft.json)
   bench rm           one reward-model optimizer step vs PyTorch (target/bench/rm.json)
   bench ppo          one PPO iteration (rollout, scoring, updates) vs PyTorch (target/bench/ppo.json)
+  bench serve        the server under 16 clients, static vs continuous batching (target/bench/serve.json)
   tidy               check the workspace rules (crate dependencies, kernel users, file sizes)
   golden             regenerate the golden fixtures with transformers (Python venv, pinned versions)
   ci                 run what CI runs: fmt check, tests, clippy, CUDA type-check
@@ -145,11 +146,12 @@ fn xtask(args: Vec<String>) -> Result<()> {
             None => bail!("usage: cargo xtask report DIR"),
         },
         Some("bench") => match args.get(1).map(String::as_str) {
-            Some("generate") => bench::bench("generate", "cai-model"),
+            Some("generate") => bench::bench_generate(),
             Some("sft") => bench::bench("sft", "cai-sft"),
             Some("rm") => bench::bench("rm", "cai-rm"),
             Some("ppo") => bench::bench("ppo", "cai-ppo"),
-            _ => bail!("usage: cargo xtask bench generate|sft|rm|ppo"),
+            Some("serve") => bench::bench_serve(),
+            _ => bail!("usage: cargo xtask bench generate|sft|rm|ppo|serve"),
         },
         Some("tidy") => tidy::tidy(),
         Some("golden") => run({

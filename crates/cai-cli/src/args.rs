@@ -15,7 +15,8 @@ pub struct ModelArgs {
     /// Device: `cpu` (burn flex) or, with the `cuda` feature, `cuda` / `cuda:N`.
     #[arg(long, default_value = if cfg!(feature = "cuda") { "cuda" } else { "cpu" })]
     pub device: String,
-    /// Compute dtype of the weights: f32, bf16 or f16.
+    /// Storage dtype of the weight matrices: f32, or half-size f16 / bf16 (decoding reads half the
+    /// bytes; activations stay f32). Training computes in f32.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
     /// Chat template override: `mistral`, `nemo`, `chatml`, or a Jinja file.

@@ -149,31 +149,27 @@ fn load_options(cfg: &EvalConfig) -> Result<LoadOptions> {
     })
 }
 
-/// Greedy answers of `engine` to each of `prompts`, `batch` at a time.
+/// Greedy answers of `engine` to each of `prompts`, at most `batch_size` decoding together (a
+/// finished answer's row goes to the next prompt at once: continuous batching).
 fn answer_all(
     engine: &Engine,
     prompts: &[String],
     cfg: &EvalConfig,
     bar: &indicatif::ProgressBar,
 ) -> Result<Vec<String>> {
-    let mut out = Vec::with_capacity(prompts.len());
-    for chunk in prompts.chunks(cfg.batch_size) {
-        let requests: Vec<GenerationRequest> = chunk
-            .iter()
-            .map(|p| GenerationRequest {
-                prompt: Prompt::Chat(vec![Message::user(p.clone())]),
-                params: SamplingParams::greedy(cfg.max_new_tokens),
-            })
-            .collect();
-        out.extend(
-            engine
-                .generate(&requests)?
-                .into_iter()
-                .map(|g| g.text.trim().to_string()),
-        );
-        bar.inc(chunk.len() as u64);
-    }
-    Ok(out)
+    let requests: Vec<GenerationRequest> = prompts
+        .iter()
+        .map(|p| GenerationRequest {
+            prompt: Prompt::Chat(vec![Message::user(p.clone())]),
+            params: SamplingParams::greedy(cfg.max_new_tokens),
+        })
+        .collect();
+    let engine = engine.clone().with_max_batch(cfg.batch_size);
+    Ok(engine
+        .generate_counted(&requests, &mut |_| bar.inc(1))?
+        .into_iter()
+        .map(|g| g.text.trim().to_string())
+        .collect())
 }
 
 /// What identifies a model's weights: the sha256 of its weight files (a directory's

@@ -1,6 +1,8 @@
 //! Generation benchmark (not a test): prefill 256 tokens at batch 1 and 8, greedy decode of 128 new
-//! tokens at batch 1 and 8, peak RSS. Run through `cargo xtask bench generate`, which runs the same
-//! workloads in PyTorch and prints the ratios; alone: `cargo bench -p cai-model --bench generate -- OUT.json`.
+//! tokens at batch 1 and 8, a rollout (32 prompts × 128 tokens sampled at temperature 1), peak RSS.
+//! Run through `cargo xtask bench generate`, which runs the same workloads in PyTorch and llama.cpp
+//! and prints the ratios; alone:
+//! `cargo bench -p cai-model --bench generate -- OUT.json [--dtype f32|f16|bf16]`.
 
 use std::time::Instant;
 
@@ -14,6 +16,8 @@ use serde_json::json;
 const PREFILL_TOKENS: usize = 256;
 const DECODE_PROMPT: usize = 32;
 const DECODE_TOKENS: usize = 128;
+const ROLLOUT_PROMPTS: usize = 32;
+const ROLLOUT_TOKENS: usize = 128;
 
 fn prompt_ids(row: usize, len: usize) -> Vec<u32> {
     pseudo_text_ids(row, len)
@@ -73,23 +77,59 @@ fn decode_tok_s(engine: &Engine, batch: usize) -> f64 {
     (batch * (DECODE_TOKENS - 1)) as f64 / (total - first)
 }
 
+/// The rollout shape PPO and labelling use: 32 chat-length prompts, 128 tokens each sampled at
+/// temperature 1 (no top-k/top-p), end-of-sequence ignored so every row runs to the end; one
+/// timed run after a warm-up, prefill included.
+fn rollout_tok_s(engine: &Engine) -> f64 {
+    let requests: Vec<GenerationRequest> = (0..ROLLOUT_PROMPTS)
+        .map(|r| GenerationRequest {
+            prompt: Prompt::Tokens(prompt_ids(r, DECODE_PROMPT)),
+            params: SamplingParams {
+                greedy: false,
+                temperature: 1.0,
+                top_k: 0,
+                top_p: 1.0,
+                ignore_eos: true,
+                random_seed: Some(r as u64),
+                ..SamplingParams::greedy(ROLLOUT_TOKENS)
+            },
+        })
+        .collect();
+    let seconds = time(1, || {
+        engine.generate(&requests).unwrap();
+    });
+    (ROLLOUT_PROMPTS * ROLLOUT_TOKENS) as f64 / seconds
+}
+
 fn main() {
     cai_cli::allocator::retain_freed_memory();
-    let out = std::env::args().skip(1).find(|a| a.ends_with(".json"));
-    let model = LoadedModel::load(&ModelSpec::Default, &LoadOptions::default()).unwrap();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let out = args.iter().find(|a| a.ends_with(".json"));
+    let dtype = args
+        .iter()
+        .position(|a| a == "--dtype")
+        .and_then(|i| args.get(i + 1))
+        .map_or("f32", String::as_str);
+    let opts = LoadOptions {
+        dtype: cai_model::device::parse_dtype(dtype).unwrap(),
+        ..LoadOptions::default()
+    };
+    let model = LoadedModel::load(&ModelSpec::Default, &opts).unwrap();
     let threads = rayon::current_num_threads();
     let prefill_b1 = PREFILL_TOKENS as f64 / prefill_seconds(&model, 1);
     let prefill_b8 = (8 * PREFILL_TOKENS) as f64 / prefill_seconds(&model, 8);
     let engine = Engine::new(model);
     let decode_b1 = decode_tok_s(&engine, 1);
     let decode_b8 = decode_tok_s(&engine, 8);
+    let rollout_b32 = rollout_tok_s(&engine);
     let result = json!({
         "prefill_b1_tok_s": prefill_b1, "prefill_b8_tok_s": prefill_b8,
         "decode_b1_tok_s": decode_b1, "decode_b8_tok_s": decode_b8,
-        "peak_rss_mib": peak_rss_mib(), "threads": threads,
+        "rollout_b32_tok_s": rollout_b32,
+        "peak_rss_mib": peak_rss_mib(), "threads": threads, "dtype": dtype,
     });
     println!("{result}");
     if let Some(path) = out {
-        std::fs::write(&path, result.to_string()).unwrap();
+        std::fs::write(path, result.to_string()).unwrap();
     }
 }

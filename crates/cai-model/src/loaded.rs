@@ -19,7 +19,8 @@ use crate::weights::{GgufWeights, SafetensorsWeights};
 pub struct LoadOptions {
     /// Device to run on.
     pub device: Device,
-    /// Compute dtype of the weights.
+    /// Storage dtype of the weight matrices (projections, embedding, LM head): f32, or f16 / bf16
+    /// to halve what decoding reads. Norms, activations and accumulation stay f32.
     pub dtype: DType,
     /// Chat template override: a built-in name (`mistral`, `nemo`, `chatml`) or a Jinja file.
     pub chat_template: Option<String>,

@@ -9,6 +9,7 @@ mod model {
     pub mod fused;
     pub mod generate;
     pub mod gguf;
+    pub mod half;
     pub mod hostile;
     pub mod mutate;
     pub mod save;

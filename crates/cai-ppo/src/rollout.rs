@@ -75,36 +75,37 @@ pub fn generate(
             (0..group).map(move |k| (index, ids, sample_seed(settings.seed, step, index, k)))
         })
         .collect();
-    let engine = Engine::new(model);
-    let mut samples = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(settings.micro_batch.max(1)) {
-        let requests: Vec<GenerationRequest> = chunk
-            .iter()
-            .map(|&(_, ids, seed)| GenerationRequest {
-                prompt: Prompt::Tokens(ids.to_vec()),
-                params: SamplingParams {
-                    temperature: settings.temperature,
-                    top_k: settings.top_k,
-                    top_p: settings.top_p,
-                    min_tokens_to_generate: 1,
-                    tokens_to_generate: settings.max_new_tokens,
-                    random_seed: Some(seed),
-                    ..SamplingParams::default()
-                },
-            })
-            .collect();
-        let generations = engine.generate(&requests)?;
-        for (&(prompt, ids, _), g) in chunk.iter().zip(generations) {
-            samples.push(Sample {
-                prompt,
-                prompt_ids: ids.to_vec(),
-                ended: g.finish_reason != FinishReason::Length,
-                response: g.token_ids,
-                text: g.text,
-                sampler_logprobs: g.sampling_logprobs,
-            });
-        }
-    }
+    // At most a micro-batch of rows decode together; a finished row takes the next job at once
+    // (continuous batching), so one long answer does not hold the others' rows.
+    let engine = Engine::new(model).with_max_batch(settings.micro_batch);
+    let requests: Vec<GenerationRequest> = jobs
+        .iter()
+        .map(|&(_, ids, seed)| GenerationRequest {
+            prompt: Prompt::Tokens(ids.to_vec()),
+            params: SamplingParams {
+                temperature: settings.temperature,
+                top_k: settings.top_k,
+                top_p: settings.top_p,
+                min_tokens_to_generate: 1,
+                tokens_to_generate: settings.max_new_tokens,
+                random_seed: Some(seed),
+                ..SamplingParams::default()
+            },
+        })
+        .collect();
+    let generations = engine.generate(&requests)?;
+    let samples = jobs
+        .iter()
+        .zip(generations)
+        .map(|(&(prompt, ids, _), g)| Sample {
+            prompt,
+            prompt_ids: ids.to_vec(),
+            ended: g.finish_reason != FinishReason::Length,
+            response: g.token_ids,
+            text: g.text,
+            sampler_logprobs: g.sampling_logprobs,
+        })
+        .collect();
     let model = engine
         .into_model()
         .unwrap_or_else(|_| unreachable!("the engine was the model's only owner"));

@@ -62,6 +62,7 @@ impl ServerConfig {
                 queue_capacity: 1024,
                 max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
                 max_prompt_tokens: DEFAULT_MAX_PROMPT_TOKENS,
+                continuous: true,
             },
             connections: ConnectionLimits::default(),
             allow_public_without_key: false,

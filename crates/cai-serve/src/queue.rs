@@ -1,13 +1,14 @@
 //! The engine thread and its queue. HTTP handlers never touch tensors: they submit the [`Job`]s of
 //! one HTTP request together, and one dedicated thread takes them in (tokenizing and checking each
-//! prompt, and the request's token budget), forms batches from the waiting jobs by token budget
-//! ([`crate::schedule`]: up to `max_batch` jobs within `max_batch_tokens`, shortest first, none
-//! passed over forever), runs each batch through [`Engine::generate_cancellable`], and routes every
-//! text delta and final result back to the request's channel.
+//! prompt, and the request's token budget) and runs them through the engine's continuous batch
+//! ([`Engine::run`], this worker being its [`Feed`]), routing every text delta and final result
+//! back to the request's channel.
 //!
-//! A batch runs to completion before the next one starts (the engine has no continuous batching
-//! yet): a request arriving mid-batch waits for that batch to finish. A job whose client has gone
-//! (its event receiver dropped) leaves the batch at the next decode step.
+//! Whenever rows of the running batch finish, waiting jobs join it by token budget
+//! ([`crate::schedule`]: up to `max_batch` rows within `max_batch_tokens`, shortest first, none
+//! passed over forever), so a request arriving mid-batch starts at once instead of waiting for a
+//! long answer to end. A job whose client has gone (its event receiver dropped) leaves the batch
+//! at the next decode step.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,9 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cai_model::generate::StreamDelta;
+use std::collections::HashMap;
+
+use cai_model::generate::{Admission, Feed, Running, StreamDelta};
 use cai_model::{Engine, Generation, GenerationRequest, Prompt};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -88,6 +91,9 @@ pub struct BatchPolicy {
     pub max_batch_tokens: usize,
     /// Most prompt tokens one HTTP request may bring, summed over its generations (413 beyond).
     pub max_prompt_tokens: usize,
+    /// Whether waiting jobs join a running batch as its rows finish (continuous batching); when
+    /// false, a batch runs to completion before the next starts (static batching, for comparison).
+    pub continuous: bool,
 }
 
 /// Counters of the engine thread, reported by `/health`.
@@ -95,11 +101,11 @@ pub struct BatchPolicy {
 pub struct QueueStats {
     /// Jobs waiting for the engine.
     pub queued: AtomicUsize,
-    /// Batches run so far.
+    /// Admissions so far: groups of jobs prefilled together to start or join the running batch.
     pub batches: AtomicUsize,
     /// Jobs run so far.
     pub jobs: AtomicUsize,
-    /// The largest batch so far.
+    /// The most rows decoding together so far.
     pub largest_batch: AtomicUsize,
     /// Tokens generated so far.
     pub new_tokens: AtomicUsize,
@@ -128,6 +134,9 @@ impl EngineQueue {
             policy,
             waiting: Vec::new(),
             arrivals: 0,
+            in_flight: HashMap::new(),
+            next_id: 0,
+            disconnected: false,
         };
         let handle = std::thread::Builder::new()
             .name("cai-serve-engine".into())
@@ -206,6 +215,18 @@ struct Worker {
     waiting: Vec<Waiting>,
     /// Jobs taken in so far (their arrival order).
     arrivals: u64,
+    /// Jobs in the running batch, by the index the engine knows them by.
+    in_flight: HashMap<usize, InFlight>,
+    /// The next such index.
+    next_id: usize,
+    /// Every queue handle is gone: nothing more will arrive.
+    disconnected: bool,
+}
+
+/// A job in the running batch.
+struct InFlight {
+    ready: Ready,
+    started: Instant,
 }
 
 /// A checked job waiting for a batch.
@@ -222,40 +243,50 @@ struct Ready {
 
 impl Worker {
     fn run(mut self) {
-        loop {
-            if self.waiting.is_empty() {
-                let Ok(first) = self.rx.recv() else { break };
-                self.take_in(first);
-                let deadline = Instant::now() + self.policy.batch_wait;
-                while self.waiting.len() < self.policy.max_batch {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    match self.rx.recv_timeout(wait) {
-                        Ok(jobs) => self.take_in(jobs),
-                        Err(_) => break,
-                    }
-                }
-            } else {
-                while let Ok(jobs) = self.rx.try_recv() {
-                    self.take_in(jobs);
-                }
+        while !self.disconnected {
+            let engine = self.engine.clone();
+            let result = catch_unwind(AssertUnwindSafe(|| engine.run(&mut self)));
+            let error = match result {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => ServeError::from(e),
+                Err(panic) => panicked("generation", panic),
+            };
+            // The running batch is lost; its jobs fail, the waiting ones go on.
+            tracing::error!(%error, batch = self.in_flight.len(), "batch failed");
+            for (_, job) in self.in_flight.drain() {
+                send(&job.ready.job, Event::Failed(error.clone()));
             }
-            // A client that hung up no longer needs its jobs.
-            let before = self.waiting.len();
-            self.waiting.retain(|w| !w.ready.job.events.is_closed());
-            self.dequeued(before - self.waiting.len());
-            let batch = self.next_batch();
-            if batch.is_empty() {
-                continue;
-            }
-            let stats = &self.stats;
-            stats.batches.fetch_add(1, Ordering::Relaxed);
-            stats.jobs.fetch_add(batch.len(), Ordering::Relaxed);
-            stats
-                .largest_batch
-                .fetch_max(batch.len(), Ordering::Relaxed);
-            self.run_batch(batch);
         }
         tracing::debug!("engine thread stopped");
+    }
+
+    /// Waits for the first jobs and gathers more for `batch_wait` (nothing runs). Returns false
+    /// when every handle is gone.
+    fn wait_for_work(&mut self) -> bool {
+        while self.waiting.is_empty() {
+            let Ok(first) = self.rx.recv() else {
+                self.disconnected = true;
+                return false;
+            };
+            self.take_in(first);
+            let deadline = Instant::now() + self.policy.batch_wait;
+            while self.waiting.len() < self.policy.max_batch {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                match self.rx.recv_timeout(wait) {
+                    Ok(jobs) => self.take_in(jobs),
+                    Err(_) => break,
+                }
+            }
+            self.drop_abandoned();
+        }
+        true
+    }
+
+    /// A client that hung up no longer needs its waiting jobs.
+    fn drop_abandoned(&mut self) {
+        let before = self.waiting.len();
+        self.waiting.retain(|w| !w.ready.job.events.is_closed());
+        self.dequeued(before - self.waiting.len());
     }
 
     fn dequeued(&self, n: usize) {
@@ -286,9 +317,9 @@ impl Worker {
             return self.dequeued(n);
         }
         for r in ready {
-            let slots = r.prompt_ids.len() + r.job.request.params.tokens_to_generate;
             let candidate = Candidate {
-                slots,
+                prompt: r.prompt_ids.len(),
+                new_tokens: r.job.request.params.tokens_to_generate,
                 arrival: self.arrivals,
                 skipped: 0,
             };
@@ -319,15 +350,16 @@ impl Worker {
         }
     }
 
-    /// Takes the next batch out of `waiting` ([`pick`]); the jobs left behind count one skip.
-    fn next_batch(&mut self) -> Vec<Ready> {
+    /// Takes the jobs that start next out of `waiting` ([`pick`]); when some start, the jobs
+    /// left behind count one skip.
+    fn next_batch(&mut self, room: usize, running: &Running) -> Vec<Ready> {
         let candidates: Vec<Candidate> = self.waiting.iter().map(|w| w.candidate).collect();
         let mut chosen = vec![false; candidates.len()];
-        for i in pick(
-            &candidates,
-            self.policy.max_batch,
-            self.policy.max_batch_tokens,
-        ) {
+        let picked = pick(&candidates, room, self.policy.max_batch_tokens, running);
+        if picked.is_empty() {
+            return Vec::new();
+        }
+        for i in picked {
             chosen[i] = true;
         }
         let mut batch = Vec::new();
@@ -341,58 +373,6 @@ impl Worker {
         }
         self.dequeued(batch.len());
         batch
-    }
-
-    fn run_batch(&self, ready: Vec<Ready>) {
-        let requests: Vec<GenerationRequest> = ready
-            .iter()
-            .map(|r| GenerationRequest {
-                prompt: Prompt::Tokens(r.prompt_ids.clone()),
-                params: r.job.request.params.clone(),
-            })
-            .collect();
-        let started = Instant::now();
-        let mut on_delta = |d: StreamDelta| {
-            if let Some(r) = ready.get(d.index) {
-                send(&r.job, Event::Delta(d.text));
-            }
-        };
-        // A client that hung up leaves the batch at the next step.
-        let gone = |i: usize| ready.get(i).is_some_and(|r| r.job.events.is_closed());
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            self.engine
-                .generate_cancellable(&requests, &mut on_delta, &gone)
-        }));
-        let generations = match result {
-            Ok(Ok(generations)) => generations,
-            Ok(Err(e)) => return fail_all(&ready, ServeError::from(e)),
-            Err(panic) => return fail_all(&ready, panicked("generation", panic)),
-        };
-        let new_tokens: usize = generations.iter().map(|g| g.token_ids.len()).sum();
-        let prompt_tokens: usize = ready.iter().map(|r| r.prompt_ids.len()).sum();
-        let cancelled = ready.iter().filter(|r| r.job.events.is_closed()).count();
-        self.stats
-            .new_tokens
-            .fetch_add(new_tokens, Ordering::Relaxed);
-        self.stats.cancelled.fetch_add(cancelled, Ordering::Relaxed);
-        tracing::info!(
-            batch = ready.len(),
-            prompt_tokens,
-            new_tokens,
-            cancelled,
-            secs = started.elapsed().as_secs_f32(),
-            "batch done"
-        );
-        for (r, generation) in ready.into_iter().zip(generations) {
-            if r.job.events.is_closed() {
-                continue;
-            }
-            let event = match self.finish(&r, generation) {
-                Ok(done) => Event::Done(Box::new(done)),
-                Err(e) => Event::Failed(e),
-            };
-            send(&r.job, event);
-        }
     }
 
     fn finish(&self, ready: &Ready, generation: Generation) -> Result<Finished> {
@@ -418,16 +398,88 @@ impl Worker {
     }
 }
 
+impl Feed for Worker {
+    fn admit(&mut self, room: usize, running: &Running) -> Vec<Admission> {
+        if !self.policy.continuous && !running.is_idle() {
+            return Vec::new();
+        }
+        if running.is_idle() && self.waiting.is_empty() && !self.wait_for_work() {
+            return Vec::new();
+        }
+        while let Ok(jobs) = self.rx.try_recv() {
+            self.take_in(jobs);
+        }
+        self.drop_abandoned();
+        let room = room.min(self.policy.max_batch.saturating_sub(running.rows));
+        let batch = self.next_batch(room, running);
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        let stats = &self.stats;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(batch.len(), Ordering::Relaxed);
+        stats
+            .largest_batch
+            .fetch_max(running.rows + batch.len(), Ordering::Relaxed);
+        tracing::debug!(joining = batch.len(), running = running.rows, "jobs start");
+        let started = Instant::now();
+        batch
+            .into_iter()
+            .map(|ready| {
+                let index = self.next_id;
+                self.next_id += 1;
+                let admission = Admission {
+                    index,
+                    prompt: ready.prompt_ids.clone(),
+                    params: ready.job.request.params.clone(),
+                };
+                self.in_flight.insert(index, InFlight { ready, started });
+                admission
+            })
+            .collect()
+    }
+
+    fn delta(&mut self, delta: StreamDelta) {
+        if let Some(job) = self.in_flight.get(&delta.index) {
+            send(&job.ready.job, Event::Delta(delta.text));
+        }
+    }
+
+    fn finished(&mut self, index: usize, generation: Generation) {
+        let Some(InFlight { ready, started }) = self.in_flight.remove(&index) else {
+            return;
+        };
+        let stats = &self.stats;
+        stats
+            .new_tokens
+            .fetch_add(generation.token_ids.len(), Ordering::Relaxed);
+        if ready.job.events.is_closed() {
+            stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        tracing::info!(
+            prompt_tokens = ready.prompt_ids.len(),
+            new_tokens = generation.token_ids.len(),
+            secs = started.elapsed().as_secs_f32(),
+            "job done"
+        );
+        let event = match self.finish(&ready, generation) {
+            Ok(done) => Event::Done(Box::new(done)),
+            Err(e) => Event::Failed(e),
+        };
+        send(&ready.job, event);
+    }
+
+    fn cancelled(&self, index: usize) -> bool {
+        self.in_flight
+            .get(&index)
+            .is_some_and(|job| job.ready.job.events.is_closed())
+    }
+}
+
 fn send(job: &Job, event: Event) {
     // The receiver is gone when the client hung up; nothing to do then.
     let _ = job.events.send((job.choice, event));
-}
-
-fn fail_all(ready: &[Ready], error: ServeError) {
-    tracing::error!(%error, batch = ready.len(), "batch failed");
-    for r in ready {
-        send(&r.job, Event::Failed(error.clone()));
-    }
 }
 
 fn panicked(what: &str, panic: Box<dyn std::any::Any + Send>) -> ServeError {

@@ -8,7 +8,10 @@
 
 use burn::tensor::{DType, Tensor};
 
-use super::sampler::{Sampler, logprob_of, penalized_tokens};
+use rayon::prelude::*;
+
+use super::feed::{Admission, Feed, ListFeed, Running};
+use super::sampler::{Sampler, logprob_of, penalized_tokens, scaled_logprob};
 use super::stop::{find_stop, holdback};
 use super::{FinishReason, Generation, GenerationRequest, Prompt, StreamDelta};
 use crate::error::{ModelError, Result};
@@ -23,6 +26,7 @@ pub const DEFAULT_PREFILL_SCORES: usize = 1 << 26;
 pub struct Engine {
     model: std::sync::Arc<LoadedModel>,
     prefill_scores: usize,
+    max_batch: usize,
 }
 
 /// One sequence being decoded.
@@ -39,6 +43,29 @@ struct Row {
 }
 
 impl Row {
+    fn new(a: Admission) -> Self {
+        Self {
+            index: a.index,
+            prompt: a.prompt,
+            generated: Vec::new(),
+            logprobs: Vec::new(),
+            sampling_logprobs: Vec::new(),
+            sampler: Sampler::new(a.params),
+            text: String::new(),
+            streamed: 0,
+            finish: None,
+        }
+    }
+
+    /// Tokens this row may still feed to the cache: the pending one and those after it, except
+    /// the last, which is sampled but never fed.
+    fn feeds_left(&self) -> usize {
+        self.sampler
+            .params()
+            .tokens_to_generate
+            .saturating_sub(self.generated.len())
+    }
+
     fn into_generation(self) -> Generation {
         let (finish_reason, stop_string) = self.finish.unwrap_or((FinishReason::Length, None));
         Generation {
@@ -59,7 +86,20 @@ impl Engine {
         Self {
             model: model.into(),
             prefill_scores: DEFAULT_PREFILL_SCORES,
+            max_batch: usize::MAX,
         }
+    }
+
+    /// This engine decoding at most `rows` sequences together (at least 1): a longer list waits,
+    /// and its sequences join the running batch as others finish (continuous batching).
+    pub fn with_max_batch(mut self, rows: usize) -> Self {
+        self.max_batch = rows.max(1);
+        self
+    }
+
+    /// The most sequences decoded together (`usize::MAX` unless set).
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
     }
 
     /// This engine with a prefill budget of `floats` attention scores per forward call (see the
@@ -88,10 +128,11 @@ impl Engine {
     /// The model back, when this engine was its only owner (a trainer lends its current policy
     /// to an engine for one rollout and takes it back).
     pub fn into_model(self) -> std::result::Result<LoadedModel, Self> {
-        let prefill_scores = self.prefill_scores;
+        let (prefill_scores, max_batch) = (self.prefill_scores, self.max_batch);
         std::sync::Arc::try_unwrap(self.model).map_err(|model| Self {
             model,
             prefill_scores,
+            max_batch,
         })
     }
 
@@ -154,7 +195,27 @@ impl Engine {
         on_delta: &mut dyn FnMut(StreamDelta),
         cancelled: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<Generation>> {
-        let mut rows = Vec::with_capacity(requests.len());
+        self.generate_list(requests, on_delta, cancelled, &mut |_| {})
+    }
+
+    /// Like [`Engine::generate`], calling `on_done(i)` as soon as request `i` finishes (for a
+    /// progress bar: with [`Engine::with_max_batch`] they finish one by one, not all at the end).
+    pub fn generate_counted(
+        &self,
+        requests: &[GenerationRequest],
+        on_done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Generation>> {
+        self.generate_list(requests, &mut |_| {}, &|_| false, on_done)
+    }
+
+    fn generate_list(
+        &self,
+        requests: &[GenerationRequest],
+        on_delta: &mut dyn FnMut(StreamDelta),
+        cancelled: &dyn Fn(usize) -> bool,
+        on_done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Generation>> {
+        let mut waiting = std::collections::VecDeque::with_capacity(requests.len());
         for (index, req) in requests.iter().enumerate() {
             let prompt = self.prepare(req).map_err(|e| match e {
                 ModelError::Invalid(message) => {
@@ -162,83 +223,154 @@ impl Engine {
                 }
                 other => other,
             })?;
-            rows.push(Row {
+            waiting.push_back(Admission {
                 index,
                 prompt,
-                generated: Vec::new(),
-                logprobs: Vec::new(),
-                sampling_logprobs: Vec::new(),
-                sampler: Sampler::new(req.params.clone()),
-                text: String::new(),
-                streamed: 0,
-                finish: None,
+                params: req.params.clone(),
             });
         }
-        let mut finished: Vec<Row> = Vec::with_capacity(rows.len());
-        // Requests asking for nothing are done before any compute.
-        let (zero, mut active): (Vec<Row>, Vec<Row>) = rows
+        let mut feed = ListFeed {
+            waiting,
+            results: (0..requests.len()).map(|_| None).collect(),
+            on_delta,
+            cancelled,
+            on_done,
+        };
+        self.run(&mut feed)?;
+        Ok(feed
+            .results
             .into_iter()
-            .partition(|r| r.sampler.params().tokens_to_generate == 0);
-        for mut row in zero {
-            row.finish = Some((FinishReason::Length, None));
-            finished.push(row);
-        }
-        if !active.is_empty() {
-            self.decode(&mut active, &mut finished, on_delta, cancelled)?;
-        }
-        finished.sort_by_key(|r| r.index);
-        Ok(finished.into_iter().map(Row::into_generation).collect())
+            .map(|g| g.expect("every request finishes"))
+            .collect())
     }
 
-    fn decode(
-        &self,
-        active: &mut Vec<Row>,
-        finished: &mut Vec<Row>,
-        on_delta: &mut dyn FnMut(StreamDelta),
-        cancelled: &dyn Fn(usize) -> bool,
-    ) -> Result<()> {
+    /// Runs sequences from `feed` until it has nothing more to give while none is running
+    /// (continuous batching): at most [`Engine::max_batch`] rows decode together, and whenever
+    /// rows finish, `feed` is asked for more, which are prefilled and join the running batch.
+    pub fn run(&self, feed: &mut dyn Feed) -> Result<()> {
         let lm = &self.model.lm;
         let stop_ids = self.model.stop_token_ids();
-        // Rows are left-padded to the longest prompt, so every row needs room for that prompt
-        // plus the largest token budget of the batch.
-        let longest_prompt = active.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
-        let most_tokens = active
-            .iter()
-            .map(|r| r.sampler.params().tokens_to_generate)
-            .max()
-            .unwrap_or(0);
-        let capacity = longest_prompt + most_tokens;
         let pad = self.model.config.pad_token_id.unwrap_or(0);
-        let mut cache = lm.new_cache(active.len(), capacity);
-        let Some(mut hidden) = self.prefill(active, finished, &mut cache, cancelled) else {
-            return Ok(());
-        };
+        let mut active: Vec<Row> = Vec::new();
+        let mut cache = lm.new_cache(0, 0);
         loop {
-            let [b, t, d] = hidden.dims();
-            let logits = lm.logits(hidden.slice([0..b, t - 1..t, 0..d]));
-            let vocab = logits.dims()[2];
-            let flat = logits
-                .cast(DType::F32)
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| ModelError::Invalid(format!("reading logits: {e:?}")))?;
-            for (r, row) in active.iter_mut().enumerate() {
-                let mut logits = flat[r * vocab..(r + 1) * vocab].to_vec();
-                self.step(row, &mut logits, &stop_ids, on_delta)?;
-            }
-            retire(active, finished, &mut cache, |row| {
-                row.finish.is_some() || cancelled(row.index)
-            });
-            if active.is_empty() {
+            let room = self.max_batch.saturating_sub(active.len());
+            let running = Running {
+                rows: active.len(),
+                slots: if active.is_empty() { 0 } else { cache.len() },
+                most_feeds: active.iter().map(Row::feeds_left).max().unwrap_or(0),
+            };
+            let admitted = if room > 0 {
+                feed.admit(room, &running)
+            } else {
+                Vec::new()
+            };
+            if active.is_empty() && admitted.is_empty() {
                 return Ok(());
+            }
+            if !admitted.is_empty() {
+                self.admit(admitted, &mut active, &mut cache, feed, &stop_ids)?;
+            }
+            if active.is_empty() {
+                continue;
             }
             let next: Vec<Vec<u32>> = active
                 .iter()
                 .map(|r| vec![*r.generated.last().expect("a decoded row has a token")])
                 .collect();
             let batch = TokenBatch::right_padded(&next, pad);
-            hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
+            let hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
+            self.sample_step(&mut active, hidden, feed, &stop_ids)?;
+            retire(&mut active, &mut cache, feed, |row, feed| {
+                row.finish.is_some() || feed.cancelled(row.index)
+            });
         }
+    }
+
+    /// Prefills `admitted` in a cache of their own, samples their first tokens, and merges the
+    /// rows still going into the running batch (`active` and `cache`).
+    fn admit(
+        &self,
+        admitted: Vec<Admission>,
+        active: &mut Vec<Row>,
+        cache: &mut KvCache,
+        feed: &mut dyn Feed,
+        stop_ids: &[u32],
+    ) -> Result<()> {
+        let mut rows = Vec::with_capacity(admitted.len());
+        for a in admitted {
+            let row = Row::new(a);
+            if row.sampler.params().tokens_to_generate == 0 {
+                // Asking for nothing is done before any compute.
+                let mut row = row;
+                row.finish = Some((FinishReason::Length, None));
+                feed.finished(row.index, row.into_generation());
+            } else {
+                rows.push(row);
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // Rows are left-padded to the longest prompt, so every row needs room for that prompt
+        // plus the largest token budget.
+        let longest_prompt = rows.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
+        let most_tokens = rows
+            .iter()
+            .map(|r| r.sampler.params().tokens_to_generate)
+            .max()
+            .unwrap_or(0);
+        let mut fresh = self
+            .model
+            .lm
+            .new_cache(rows.len(), longest_prompt + most_tokens);
+        let Some(hidden) = self.prefill(&mut rows, &mut fresh, feed) else {
+            return Ok(());
+        };
+        self.sample_step(&mut rows, hidden, feed, stop_ids)?;
+        retire(&mut rows, &mut fresh, feed, |row, feed| {
+            row.finish.is_some() || feed.cancelled(row.index)
+        });
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if active.is_empty() {
+            *active = rows;
+            *cache = fresh;
+            return Ok(());
+        }
+        let slots = cache.len().max(fresh.len());
+        let most_feeds = active.iter().chain(&rows).map(Row::feeds_left).max();
+        let capacity = slots + most_feeds.unwrap_or(0);
+        cache.extend(fresh, capacity);
+        active.extend(rows);
+        Ok(())
+    }
+
+    /// Samples every row's next token from the last position of `hidden` and advances its text.
+    fn sample_step(
+        &self,
+        rows: &mut [Row],
+        hidden: Tensor<3>,
+        feed: &mut dyn Feed,
+        stop_ids: &[u32],
+    ) -> Result<()> {
+        let [b, t, d] = hidden.dims();
+        let logits = self.model.lm.logits(hidden.slice([0..b, t - 1..t, 0..d]));
+        let vocab = logits.dims()[2];
+        let flat = logits
+            .cast(DType::F32)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| ModelError::Invalid(format!("reading logits: {e:?}")))?;
+        // Sampling is per row and independent (each row has its own RNG): rows in parallel.
+        rows.par_iter_mut()
+            .zip(flat.par_chunks(vocab))
+            .for_each(|(row, logits)| sample_next(row, logits, stop_ids));
+        for row in rows.iter_mut() {
+            self.advance_text(row, stop_ids, &mut |delta| feed.delta(delta))?;
+        }
+        Ok(())
     }
 
     /// Runs the left-padded prompts through the model in blocks of [`Engine::prefill_block`]
@@ -247,9 +379,8 @@ impl Engine {
     fn prefill(
         &self,
         active: &mut Vec<Row>,
-        finished: &mut Vec<Row>,
         cache: &mut KvCache,
-        cancelled: &dyn Fn(usize) -> bool,
+        feed: &mut dyn Feed,
     ) -> Option<Tensor<3>> {
         let len = active.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
         let block = self.prefill_block(active.len(), len);
@@ -278,40 +409,24 @@ impl Engine {
                 return Some(hidden);
             }
             start = end;
-            retire(active, finished, cache, |row| cancelled(row.index));
+            retire(active, cache, feed, |row, feed| feed.cancelled(row.index));
             if active.is_empty() {
                 return None;
             }
         }
     }
 
-    /// Samples one token for `row` and updates its text, stream and finish state.
-    fn step(
+    /// Updates `row`'s text, stream and finish state after [`sample_next`] added a token.
+    fn advance_text(
         &self,
         row: &mut Row,
-        logits: &mut [f32],
         stop_ids: &[u32],
         on_delta: &mut dyn FnMut(StreamDelta),
     ) -> Result<()> {
-        let params = row.sampler.params().clone();
-        let before_min = row.generated.len() < params.min_tokens_to_generate;
-        let ban: &[u32] = if before_min { stop_ids } else { &[] };
-        let raw = logits.to_vec();
-        // Only the repetition penalty looks at earlier tokens (the prompt's only with
-        // `penalize_prompt`): no copy when it is off.
-        let seen = penalized_tokens(&params, &row.prompt, &row.generated);
-        let token = row.sampler.sample(logits, &seen, ban);
-        row.logprobs.push(logprob_of(&raw, token as usize));
-        if !params.greedy {
-            let scaled: Vec<f32> = if params.temperature == 1.0 {
-                raw
-            } else {
-                raw.iter().map(|x| x / params.temperature).collect()
-            };
-            row.sampling_logprobs
-                .push(logprob_of(&scaled, token as usize));
-        }
-        row.generated.push(token);
+        let params = row.sampler.params();
+        // The token just added was drawn before the minimum length was reached.
+        let before_min = row.generated.len() <= params.min_tokens_to_generate;
+        let token = *row.generated.last().expect("a sampled row has a token");
         let is_eos = stop_ids.contains(&token) && !params.ignore_eos;
         let text_ids = if is_eos {
             &row.generated[..row.generated.len() - 1]
@@ -346,26 +461,50 @@ impl Engine {
     }
 }
 
-/// Moves the rows for which `done` holds from `active` to `finished`, keeping the cache in step.
+/// Samples the next token of `row` from its `logits` row (left as they are) and records it with
+/// its log-probs: under the model, and at the sampling temperature unless greedy.
+fn sample_next(row: &mut Row, logits: &[f32], stop_ids: &[u32]) {
+    let params = row.sampler.params();
+    let before_min = row.generated.len() < params.min_tokens_to_generate;
+    let ban: &[u32] = if before_min { stop_ids } else { &[] };
+    let (greedy, temperature) = (params.greedy, params.temperature);
+    // Only the repetition penalty looks at earlier tokens (the prompt's only with
+    // `penalize_prompt`): no copy when it is off.
+    let seen = penalized_tokens(params, &row.prompt, &row.generated);
+    let token = row.sampler.sample(&mut logits.to_vec(), &seen, ban);
+    row.logprobs.push(logprob_of(logits, token as usize));
+    if !greedy {
+        row.sampling_logprobs
+            .push(scaled_logprob(logits, temperature, token as usize));
+    }
+    row.generated.push(token);
+}
+
+/// Hands the rows for which `done` holds to `feed` as finished, keeping the cache in step; when
+/// the rows left all start with padding (a long prompt's row left), that padding is dropped once
+/// it is a quarter of the slots or more.
 fn retire(
     active: &mut Vec<Row>,
-    finished: &mut Vec<Row>,
     cache: &mut KvCache,
-    done: impl Fn(&Row) -> bool,
+    feed: &mut dyn Feed,
+    done: impl Fn(&Row, &dyn Feed) -> bool,
 ) {
-    let keep: Vec<bool> = active.iter().map(|row| !done(row)).collect();
+    let keep: Vec<bool> = active.iter().map(|row| !done(row, &*feed)).collect();
     if keep.iter().all(|&k| k) {
         return;
     }
     let kept: Vec<usize> = (0..keep.len()).filter(|&r| keep[r]).collect();
     if !kept.is_empty() {
         cache.retain(&kept);
+        if cache.leading_padding() * 4 >= cache.len() {
+            cache.trim_front();
+        }
     }
     for (row, keep) in std::mem::take(active).into_iter().zip(keep) {
         if keep {
             active.push(row);
         } else {
-            finished.push(row);
+            feed.finished(row.index, row.into_generation());
         }
     }
 }

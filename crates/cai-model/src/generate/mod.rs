@@ -2,6 +2,7 @@
 //! trait, whose request, result and error types live in `cai_data::generation` (re-exported here).
 
 mod engine;
+pub mod feed;
 pub mod sampler;
 pub mod stop;
 
@@ -10,6 +11,7 @@ pub use cai_data::generation::{
     SamplingParams, StreamDelta,
 };
 pub use engine::{DEFAULT_PREFILL_SCORES, Engine};
+pub use feed::{Admission, Feed, Running};
 
 use crate::error::ModelError;
 

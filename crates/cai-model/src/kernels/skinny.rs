@@ -7,24 +7,36 @@
 //! kernels stream each weight once, split across the rayon pool, with every row of the batch
 //! accumulated per weight load, in the widest SIMD the CPU has (dispatched at run time by `pulp`).
 //!
+//! Weights may be f32 or half-size (f16, bf16: `--dtype`): half-size weights are widened to f32 a
+//! few rows at a time into a buffer that stays in cache, so decoding reads half the bytes and still
+//! multiplies and accumulates in f32. With half-size weights the kernels take a single row too
+//! (there is no `gemm` GEMV to fall back on that reads them as fast).
+//!
 //! Anything else (autodiff, other devices or dtypes, more rows) returns `None` and the caller uses
-//! the ordinary matmul. `CAI_SKINNY_KERNELS=0` in the environment turns the kernels off (to compare
+//! [`mixed_matmul`]. `CAI_SKINNY_KERNELS=0` in the environment turns the kernels off (to compare
 //! speed or numerics with the plain path).
 
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
+use half::slice::HalfFloatSliceExt;
+use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::switch::KernelSwitch;
 
-/// Fewest left-hand rows the kernels take: for one row `gemm`'s own GEMV was as fast or faster
-/// here (docs/performance.md, "Decode kernels").
+/// Fewest left-hand rows the kernels take with f32 weights: for one row `gemm`'s own GEMV was as
+/// fast or faster here (docs/performance.md, "Decode kernels"). Half-size weights start at 1.
 pub const MIN_ROWS: usize = 2;
 
 /// Most left-hand rows the kernels take: at 16 they were level with `gemm`, whose packing pays off
 /// beyond.
 pub const MAX_ROWS: usize = 16;
+
+/// Most left-hand rows the kernels take with half-size weights, [`MAX_ROWS`] at a time: widening a
+/// whole weight for flex's GEMM costs more than reading it a few times (a 32-row rollout decoded
+/// at 60 tok/s that way against 158 in f32, 2026-12-03).
+pub const MAX_HALF_ROWS: usize = 64;
 
 /// Weight rows per task of [`x_times_wt`].
 const ROW_BLOCK: usize = 512;
@@ -33,44 +45,125 @@ const ROW_BLOCK: usize = 512;
 /// the fast path does not apply.
 pub fn matmul(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
     let [k, n] = w.dims();
-    run(x, w, k, n, x_times_w)
+    run(x, w, k, n, Layout::InOut)
 }
 
 /// `x · eᵀ` for `x: [m, k]` and a row-major `e: [n, k]` (a tied embedding used as the LM head), or
 /// `None` when the fast path does not apply.
 pub fn matmul_transposed(x: &Tensor<2>, e: &Tensor<2>) -> Option<Tensor<2>> {
     let [n, k] = e.dims();
-    run(x, e, k, n, x_times_wt)
+    run(x, e, k, n, Layout::OutIn)
 }
 
-/// A product kernel: `(x, w, m, k, n)` → the `[m, n]` result.
-type Kernel = fn(&[f32], &[f32], usize, usize, usize) -> Vec<f32>;
+/// How the weight operand is laid out.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `w: [k, n]`: [`x_times_w`].
+    InOut,
+    /// `e: [n, k]`: [`x_times_wt`].
+    OutIn,
+}
 
-/// Runs `kernel(x, w, m, k, n)` when `x: [m, k]` has an allowed row count and both operands are
-/// plain flex f32 tensors.
-fn run(x: &Tensor<2>, w: &Tensor<2>, w_k: usize, n: usize, kernel: Kernel) -> Option<Tensor<2>> {
+impl Layout {
+    fn apply<W: WeightElement>(self, x: &[f32], w: &[W], m: usize, k: usize, n: usize) -> Vec<f32> {
+        match self {
+            Self::InOut => x_times_w(x, w, m, k, n),
+            Self::OutIn => x_times_wt(x, w, m, k, n),
+        }
+    }
+}
+
+/// Runs the product of `x: [m, k]` with `w` when `m` is an allowed row count, `x` is a plain flex
+/// f32 tensor and `w` a plain flex f32, f16 or bf16 tensor.
+fn run(x: &Tensor<2>, w: &Tensor<2>, w_k: usize, n: usize, layout: Layout) -> Option<Tensor<2>> {
     let [m, k] = x.dims();
-    if k != w_k || !(MIN_ROWS..=MAX_ROWS).contains(&m) {
+    let rows = if w.dtype() == DType::F32 {
+        MIN_ROWS..=MAX_ROWS
+    } else {
+        1..=MAX_HALF_ROWS
+    };
+    if k != w_k || !rows.contains(&m) || x.dtype() != DType::F32 {
         return None;
     }
-    let (xs, ws) = (flex_f32(x)?, flex_f32(w)?);
-    let out = kernel(xs.as_slice::<f32>()?, ws.as_slice::<f32>()?, m, k, n);
+    let (xs, ws) = (plain_flex(x)?, plain_flex(w)?);
+    let xs = xs.as_slice::<f32>()?;
+    let mut out = Vec::with_capacity(m * n);
+    for chunk in xs.chunks(MAX_ROWS * k) {
+        let rows = chunk.len() / k;
+        out.extend(match ws.dtype() {
+            DType::F32 => layout.apply(chunk, ws.as_slice::<f32>()?, rows, k, n),
+            DType::F16 => layout.apply(chunk, ws.as_slice::<f16>()?, rows, k, n),
+            DType::BF16 => layout.apply(chunk, ws.as_slice::<bf16>()?, rows, k, n),
+            _ => return None,
+        });
+    }
     Some(from_vec(out, m, n))
 }
 
-/// `linear.forward(x)` for `x: [m, in]`, through [`matmul`] when it applies.
+/// `linear.forward(x)` for `x: [m, in]`, through [`matmul`] when it applies, else
+/// [`mixed_matmul`].
 pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
-    match matmul(&x, &linear.weight.val()) {
-        Some(y) => with_bias(linear, y),
-        None => linear.forward(x),
+    let w = linear.weight.val();
+    let y = matmul(&x, &w).unwrap_or_else(|| mixed_matmul(x, w));
+    with_bias(linear, y)
+}
+
+/// `x · w` when `w` may be stored in another dtype than `x` (half-size weights under f32
+/// activations); the result has `x`'s dtype. On the flex CPU backend the weight is widened to `x`'s
+/// dtype for the product (flex's f32 GEMM beats its f16 one, and bf16 goes through f32 anyway);
+/// elsewhere `x` is narrowed to the weight's dtype, as mixed precision does on a GPU.
+pub fn mixed_matmul(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    let (x_dtype, w_dtype) = (x.dtype(), w.dtype());
+    if x_dtype == w_dtype {
+        x.matmul(w)
+    } else if x.clone().try_into_primitive::<Flex>().is_ok() {
+        x.matmul(w.cast(x_dtype))
+    } else {
+        x.cast(w_dtype).matmul(w).cast(x_dtype)
     }
 }
 
-/// `y` plus `linear`'s bias, if it has one.
+/// `y` plus `linear`'s bias, if it has one (in `y`'s dtype).
 pub(crate) fn with_bias(linear: &Linear, y: Tensor<2>) -> Tensor<2> {
     match &linear.bias {
-        Some(bias) => y + bias.val().unsqueeze(),
+        Some(bias) => {
+            let bias = bias.val();
+            let bias = if bias.dtype() == y.dtype() {
+                bias
+            } else {
+                bias.cast(y.dtype())
+            };
+            y + bias.unsqueeze()
+        }
         None => y,
+    }
+}
+
+/// A weight element the kernels read: f32 as stored, or a half-size float widened to f32.
+trait WeightElement: Copy + Send + Sync {
+    /// `src` as f32: itself for f32, else widened into `scratch` (resized to fit).
+    fn widen<'a>(src: &'a [Self], scratch: &'a mut Vec<f32>) -> &'a [f32];
+}
+
+impl WeightElement for f32 {
+    fn widen<'a>(src: &'a [f32], _scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        src
+    }
+}
+
+impl WeightElement for f16 {
+    fn widen<'a>(src: &'a [f16], scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        scratch.resize(src.len(), 0.0);
+        src.convert_to_f32_slice(scratch);
+        scratch
+    }
+}
+
+impl WeightElement for bf16 {
+    fn widen<'a>(src: &'a [bf16], scratch: &'a mut Vec<f32>) -> &'a [f32] {
+        scratch.resize(src.len(), 0.0);
+        src.convert_to_f32_slice(scratch);
+        scratch
     }
 }
 
@@ -87,9 +180,9 @@ pub fn enabled() -> bool {
     SWITCH.enabled()
 }
 
-/// The flex primitive of a contiguous, non-autodiff f32 tensor, when the kernels are on.
-fn flex_f32(t: &Tensor<2>) -> Option<FlexTensor> {
-    if !enabled() || t.dtype() != DType::F32 || t.device().is_autodiff() {
+/// The flex primitive of a contiguous, non-autodiff tensor, when the kernels are on.
+fn plain_flex(t: &Tensor<2>) -> Option<FlexTensor> {
+    if !enabled() || t.device().is_autodiff() {
         return None;
     }
     let flex = t.clone().try_into_primitive::<Flex>().ok()?;
@@ -103,7 +196,7 @@ fn from_vec(values: Vec<f32>, m: usize, n: usize) -> Tensor<2> {
 /// `x [m, k] · w [k, n]`: the weight rows are split into one contiguous slab per thread (so each
 /// streams its part of `w` front to back); each slab gives a partial `[m, n]` product, then the
 /// partials are summed.
-fn x_times_w(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+fn x_times_w<W: WeightElement>(x: &[f32], w: &[W], m: usize, k: usize, n: usize) -> Vec<f32> {
     let slabs = rayon::current_num_threads().clamp(1, k);
     let slab_rows = k.div_ceil(slabs);
     (0..k.div_ceil(slab_rows))
@@ -120,9 +213,9 @@ fn x_times_w(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
 }
 
 /// One task of [`x_times_w`]: `x[:, rows] · w[rows, :]`.
-struct RowSlab<'a> {
+struct RowSlab<'a, W> {
     x: &'a [f32],
-    w: &'a [f32],
+    w: &'a [W],
     k: usize,
     n: usize,
     rows: std::ops::Range<usize>,
@@ -134,7 +227,7 @@ const ACC_PAD: usize = 16;
 /// Weight rows folded into the accumulators per pass over them.
 const UNROLL: usize = 4;
 
-impl pulp::WithSimd for RowSlab<'_> {
+impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
     type Output = Vec<f32>;
 
     #[inline(always)]
@@ -145,11 +238,13 @@ impl pulp::WithSimd for RowSlab<'_> {
         // (weight widths are multiples of 4 KiB / 4 B more often than not).
         let stride = n + ACC_PAD;
         let mut acc = vec![0.0f32; m * stride];
+        let mut scratch = Vec::new();
         let mut r = rows.start;
         while r < rows.end {
             let step = UNROLL.min(rows.end - r);
+            let block = W::widen(&w[r * n..(r + step) * n], &mut scratch);
             let w_rows: [&[f32]; UNROLL] =
-                std::array::from_fn(|u| &w[(r + u.min(step - 1)) * n..][..n]);
+                std::array::from_fn(|u| &block[u.min(step - 1) * n..][..n]);
             let w_simd = w_rows.map(|row| S::as_simd_f32s(row));
             for (i, acc_row) in acc.chunks_exact_mut(stride).enumerate() {
                 let acc_row = &mut acc_row[..n];
@@ -184,7 +279,7 @@ impl pulp::WithSimd for RowSlab<'_> {
 
 /// `x [m, k] · e [n, k]ᵀ`: each task owns a block of `e`'s rows and takes their dot products with
 /// every row of `x`; the result is assembled column-major, then transposed.
-fn x_times_wt(x: &[f32], e: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+fn x_times_wt<W: WeightElement>(x: &[f32], e: &[W], m: usize, k: usize, n: usize) -> Vec<f32> {
     let mut transposed = vec![0.0f32; n * m];
     transposed
         .par_chunks_mut(ROW_BLOCK * m)
@@ -203,22 +298,24 @@ fn x_times_wt(x: &[f32], e: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
 }
 
 /// One task of [`x_times_wt`]: the dot products of a block of `e` rows with every row of `x`.
-struct RowBlock<'a> {
+struct RowBlock<'a, W> {
     x: &'a [f32],
-    rows: &'a [f32],
+    rows: &'a [W],
     k: usize,
     /// `[block rows, m]`.
     out: &'a mut [f32],
 }
 
-impl pulp::WithSimd for RowBlock<'_> {
+impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
         let Self { x, rows, k, out } = self;
         let m = x.len() / k;
+        let mut scratch = Vec::new();
         for (e_row, out_row) in rows.chunks_exact(k).zip(out.chunks_exact_mut(m)) {
+            let e_row = W::widen(e_row, &mut scratch);
             let (e_body, e_tail) = S::as_simd_f32s(e_row);
             for (x_row, value) in x.chunks_exact(k).zip(out_row) {
                 let (x_body, x_tail) = S::as_simd_f32s(x_row);
@@ -269,6 +366,36 @@ mod tests {
             assert!(close(&fast, &x.clone().matmul(w.clone())) < 1e-4, "m = {m}");
             let fast = matmul_transposed(&x, &e).expect("fast path");
             assert!(close(&fast, &x.clone().matmul(e.clone().transpose())) < 1e-4);
+        }
+    }
+
+    #[test]
+    fn half_size_weights_match_the_widened_f32_product() {
+        let device = Device::flex();
+        let (k, n) = (77, 600);
+        let w32 = Tensor::<2>::from_data(TensorData::new(ramp(k * n, 1.0), [k, n]), &device);
+        let e32 = Tensor::<2>::from_data(TensorData::new(ramp(n * k, 0.5), [n, k]), &device);
+        for dtype in [DType::F16, DType::BF16] {
+            let (w, e) = (w32.clone().cast(dtype), e32.clone().cast(dtype));
+            // The reference: the same rounded weights, widened to f32, through burn's matmul.
+            let (w_wide, e_wide) = (w.clone().cast(DType::F32), e.clone().cast(DType::F32));
+            // Past MAX_ROWS the rows go through the kernels MAX_ROWS at a time.
+            for m in [1, 3, MAX_ROWS, 40] {
+                let x = Tensor::<2>::from_data(TensorData::new(ramp(m * k, 2.0), [m, k]), &device);
+                let fast = matmul(&x, &w).expect("fast path");
+                assert_eq!(fast.dtype(), DType::F32);
+                assert!(close(&fast, &x.clone().matmul(w_wide.clone())) < 1e-4);
+                let fast = matmul_transposed(&x, &e).expect("fast path");
+                assert!(close(&fast, &x.clone().matmul(e_wide.clone().transpose())) < 1e-4);
+            }
+            // More rows than the kernels take: the mixed product widens the weight.
+            let rows = MAX_HALF_ROWS + 1;
+            let tall =
+                Tensor::<2>::from_data(TensorData::new(ramp(rows * k, 2.0), [rows, k]), &device);
+            assert!(matmul(&tall, &w).is_none());
+            let mixed = mixed_matmul(tall.clone(), w.clone());
+            assert_eq!(mixed.dtype(), DType::F32);
+            assert!(close(&mixed, &tall.matmul(w_wide)) < 1e-4);
         }
     }
 

@@ -99,4 +99,102 @@ impl KvCache {
         }
         self.rows = keep.iter().map(|&i| self.rows[i].clone()).collect();
     }
+
+    /// Adds the rows of `other` after this cache's rows (continuous batching admits newly
+    /// prefilled sequences this way). The side with fewer slots is left-padded with invalid slots,
+    /// which no query sees, so both end with the same count; the merged cache holds up to
+    /// `capacity` slots a row (at least that count; a cache with no rows simply becomes `other`). Both caches must be of the same model and
+    /// filled (every layer written, as after a prefill), or both empty.
+    pub fn extend(&mut self, other: KvCache, capacity: usize) {
+        if self.rows.is_empty() {
+            *self = other;
+            return;
+        }
+        let len = self.len().max(other.len());
+        let capacity = capacity.max(len);
+        let (ours, theirs) = (self.len(), other.len());
+        for (layer, incoming) in self.layers.iter_mut().zip(other.layers) {
+            *layer = match (layer.take(), incoming) {
+                (Some((k, v)), Some((k2, v2))) => Some((
+                    stack_left_padded(&[(k, ours), (k2, theirs)], len, capacity),
+                    stack_left_padded(&[(v, ours), (v2, theirs)], len, capacity),
+                )),
+                (None, None) => None,
+                _ => panic!("KvCache::extend: one cache is filled and the other is not"),
+            };
+        }
+        left_pad_slots(&mut self.rows, len - ours);
+        let mut added = other.rows;
+        left_pad_slots(&mut added, len - theirs);
+        self.rows.extend(added);
+        self.capacity = capacity;
+    }
+
+    /// Leading slots that are invalid in every row.
+    pub fn leading_padding(&self) -> usize {
+        (0..self.len())
+            .take_while(|&slot| self.rows.iter().all(|row| !row.valid[slot]))
+            .count()
+    }
+
+    /// Drops the leading slots that are invalid in every row (the padding left behind by rows
+    /// that have finished), so that continued admissions do not grow the slot count without
+    /// bound. Does nothing when there are none.
+    pub fn trim_front(&mut self) {
+        let len = self.len();
+        let dead = self.leading_padding();
+        if dead == 0 {
+            return;
+        }
+        let capacity = self.capacity - dead;
+        for layer in self.layers.iter_mut() {
+            if let Some((k, v)) = layer.take() {
+                let [b, h, _, d] = k.dims();
+                let keep = |t: Tensor<4>| {
+                    let kept = t.slice([0..b, 0..h, dead..len, 0..d]);
+                    stack_left_padded(&[(kept, len - dead)], len - dead, capacity)
+                };
+                *layer = Some((keep(k), keep(v)));
+            }
+        }
+        for row in &mut self.rows {
+            row.positions.drain(..dead);
+            row.valid.drain(..dead);
+            if !row.segments.is_empty() {
+                row.segments.drain(..dead);
+            }
+        }
+        self.capacity = capacity;
+    }
+}
+
+/// Stacks the first `filled` slots of each `[rows, heads, _, dim]` buffer along the batch into a
+/// new zeroed buffer of `capacity` slots, each right-aligned to end at slot `len`.
+fn stack_left_padded(parts: &[(Tensor<4>, usize)], len: usize, capacity: usize) -> Tensor<4> {
+    let [_, h, _, d] = parts[0].0.dims();
+    let rows: usize = parts.iter().map(|(t, _)| t.dims()[0]).sum();
+    let dev = parts[0].0.device();
+    let mut out = Tensor::<4>::zeros([rows, h, capacity, d], &dev).cast(parts[0].0.dtype());
+    let mut row = 0;
+    for (t, filled) in parts {
+        let b = t.dims()[0];
+        let part = t.clone().slice([0..b, 0..h, 0..*filled, 0..d]);
+        out = out.slice_assign([row..row + b, 0..h, len - filled..len, 0..d], part);
+        row += b;
+    }
+    out
+}
+
+/// Puts `n` invalid slots before every row's slots.
+fn left_pad_slots(rows: &mut [KeySlots], n: usize) {
+    if n == 0 {
+        return;
+    }
+    for row in rows {
+        row.positions.splice(0..0, std::iter::repeat_n(0, n));
+        row.valid.splice(0..0, std::iter::repeat_n(false, n));
+        if !row.segments.is_empty() {
+            row.segments.splice(0..0, std::iter::repeat_n(0, n));
+        }
+    }
 }

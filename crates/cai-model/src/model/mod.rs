@@ -17,7 +17,7 @@ mod weights_io;
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear, RmsNorm};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::kernels::skinny;
 
@@ -82,6 +82,9 @@ impl CausalLm {
         let positions = Tensor::<2, Int>::from_data(TensorData::new(positions, [b, t]), &device);
         let (cos, sin) = rope.gather(&positions);
         let mut x = self.embed_tokens.forward(batch.ids_tensor(&device));
+        if x.dtype() != DType::F32 {
+            x = x.cast(DType::F32);
+        }
         for (index, layer) in self.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|cache| LayerCache {
                 cache,
@@ -102,7 +105,7 @@ impl CausalLm {
             None => {
                 let table = self.embed_tokens.weight.val();
                 skinny::matmul_transposed(&flat, &table)
-                    .unwrap_or_else(|| flat.matmul(table.transpose()))
+                    .unwrap_or_else(|| skinny::mixed_matmul(flat, table.transpose()))
             }
         };
         let vocab = logits.dims()[1];

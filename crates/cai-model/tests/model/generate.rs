@@ -301,3 +301,34 @@ fn a_cancelled_request_leaves_the_batch_at_the_next_step() {
     let alone = engine().generate(&requests[1..]).unwrap().remove(0);
     assert_eq!(out[1].token_ids, alone.token_ids);
 }
+
+#[test]
+fn rows_join_a_running_batch_as_others_finish_and_still_match_transformers() {
+    let cases = golden_cases();
+    // Budgets so that short answers finish while the first, long one is still decoding.
+    let budgets = [32, 3, 5, 2, 7, 4, 6, 3];
+    let requests: Vec<_> = cases
+        .iter()
+        .cycle()
+        .zip(budgets)
+        .map(|((_, c), n)| request(Prompt::Tokens(ids(&c["ids"])), no_stop_greedy(n)))
+        .collect();
+    let mut order = Vec::new();
+    let out = engine()
+        .clone()
+        .with_max_batch(2)
+        .generate_counted(&requests, &mut |i| order.push(i))
+        .unwrap();
+    let whole = engine().generate(&requests).unwrap();
+    for (((i, (name, case)), g), w) in cases.iter().cycle().enumerate().zip(&out).zip(&whole) {
+        let golden = ids(&case["greedy32"]["ids"]);
+        assert_eq!(g.token_ids, golden[..budgets[i]], "request {i} ({name})");
+        let want: Vec<f64> = w.logprobs.iter().map(|&x| x as f64).collect();
+        let diff = max_abs_diff(&g.logprobs, &want);
+        assert!(diff < 1e-3, "request {i}: joined vs all-at-once: {diff}");
+    }
+    // The long request finished last: the others went through the second row around it.
+    assert_eq!(order.len(), requests.len());
+    assert_eq!(order.last(), Some(&0), "{order:?}");
+    assert_eq!(order[0], 1, "{order:?}");
+}

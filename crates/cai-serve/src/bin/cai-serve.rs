@@ -44,6 +44,10 @@ struct Args {
     /// Most requests generated together in one batch.
     #[arg(long, default_value_t = 16)]
     max_batch: usize,
+    /// Run each batch to completion before starting the next, instead of letting waiting
+    /// requests join the running batch as its rows finish (continuous batching, the default).
+    #[arg(long)]
+    static_batching: bool,
     /// How long the engine waits for more requests before starting a batch, in milliseconds.
     #[arg(long, default_value_t = 5)]
     batch_wait_ms: u64,
@@ -111,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
     config.default_max_tokens = args.default_max_tokens.min(args.max_tokens_cap);
     config.max_body_bytes = args.max_body_bytes;
     config.batch.max_batch = args.max_batch.max(1);
+    config.batch.continuous = !args.static_batching;
     config.batch.batch_wait = Duration::from_millis(args.batch_wait_ms);
     config.batch.queue_capacity = args.queue_capacity.max(1);
     config.batch.max_prompt_tokens = args.max_prompt_tokens;

@@ -79,6 +79,29 @@ pub fn row_sum(xs: &[f32]) -> f64 {
     xs.chunks(1024).map(|block| lane_dot(block, None)).sum()
 }
 
+/// `Σ exp((xᵢ − shift)·scale)` in f64 for `xᵢ ≤ shift` and `scale > 0` (a softmax denominator at
+/// temperature `1 / scale`): [`exp_le0`] in f32 lanes, summed per block of 1024 in f64.
+#[inline(always)]
+pub fn sum_exp(xs: &[f32], shift: f32, scale: f32) -> f64 {
+    xs.chunks(1024)
+        .map(|block| {
+            let mut lanes = [0.0f32; LANES];
+            let blocks = block.chunks_exact(LANES);
+            let rest = blocks.remainder();
+            for part in blocks {
+                for (lane, &x) in lanes.iter_mut().zip(part) {
+                    *lane += exp_le0((x - shift) * scale);
+                }
+            }
+            let rest: f64 = rest
+                .iter()
+                .map(|&x| exp_le0((x - shift) * scale) as f64)
+                .sum();
+            lanes.iter().map(|&x| x as f64).sum::<f64>() + rest
+        })
+        .sum()
+}
+
 /// `Σ aᵢ·bᵢ` in f64, from f32 lane sums over blocks of 1024.
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
