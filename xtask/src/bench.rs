@@ -112,8 +112,7 @@ pub fn bench(name: &str, package: &str) -> Result<()> {
         if key == "threads" {
             continue;
         }
-        // Throughput: higher is better (ours / theirs); memory: theirs / ours, so > 1 is better too.
-        let r = if key.contains("rss") { b / a } else { a / b };
+        let r = ours_over_theirs(key, a, b);
         ratio.insert(key.clone(), json!(r));
         println!("{key:<22} {a:>12.1} {b:>12.1} {r:>7.2}x");
     }
@@ -134,6 +133,16 @@ pub fn bench_serve() -> Result<()> {
     run(cmd)?;
     println!("written to {}", path.display());
     Ok(())
+}
+
+/// Ours over theirs for metric `key`, so that > 1 is better for us: throughput as ours / theirs,
+/// memory as theirs / ours.
+fn ours_over_theirs(key: &str, ours: f64, theirs: f64) -> f64 {
+    if key.contains("rss") {
+        theirs / ours
+    } else {
+        ours / theirs
+    }
 }
 
 /// The half-size weights `bench generate` measures as `ours_half`.
@@ -247,8 +256,7 @@ fn generate_ratios(all: &Map<String, Value>) -> Value {
             let mut row = Map::new();
             for key in GENERATE_METRICS {
                 if let (Some(a), Some(b)) = (metric(ours, key), metric(anchor, key)) {
-                    let r = if key.contains("rss") { b / a } else { a / b };
-                    row.insert(key.to_string(), json!(r));
+                    row.insert(key.to_string(), json!(ours_over_theirs(key, a, b)));
                 }
             }
             println!("{ours} / {anchor}: {}", Value::Object(row.clone()));

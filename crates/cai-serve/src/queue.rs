@@ -128,7 +128,8 @@ impl EngineQueue {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(QueueStats::default());
         let worker = Worker {
-            engine: engine.clone(),
+            // The engine thread's own handle (the model is shared) caps the running batch.
+            engine: Arc::new((*engine).clone().with_max_batch(policy.max_batch)),
             rx,
             stats: stats.clone(),
             policy,
@@ -410,7 +411,6 @@ impl Feed for Worker {
             self.take_in(jobs);
         }
         self.drop_abandoned();
-        let room = room.min(self.policy.max_batch.saturating_sub(running.rows));
         let batch = self.next_batch(room, running);
         if batch.is_empty() {
             return Vec::new();

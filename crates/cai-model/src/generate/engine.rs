@@ -97,11 +97,6 @@ impl Engine {
         self
     }
 
-    /// The most sequences decoded together (`usize::MAX` unless set).
-    pub fn max_batch(&self) -> usize {
-        self.max_batch
-    }
-
     /// This engine with a prefill budget of `floats` attention scores per forward call (see the
     /// module docs); a block always holds at least one query.
     pub fn with_prefill_budget(mut self, floats: usize) -> Self {
@@ -245,7 +240,7 @@ impl Engine {
     }
 
     /// Runs sequences from `feed` until it has nothing more to give while none is running
-    /// (continuous batching): at most [`Engine::max_batch`] rows decode together, and whenever
+    /// (continuous batching): at most [`Engine::with_max_batch`] rows decode together, and whenever
     /// rows finish, `feed` is asked for more, which are prefilled and join the running batch.
     pub fn run(&self, feed: &mut dyn Feed) -> Result<()> {
         let lm = &self.model.lm;
@@ -281,9 +276,7 @@ impl Engine {
             let batch = TokenBatch::right_padded(&next, pad);
             let hidden = lm.forward_hidden(&batch, &self.model.rope, Some(&mut cache));
             self.sample_step(&mut active, hidden, feed, &stop_ids)?;
-            retire(&mut active, &mut cache, feed, |row, feed| {
-                row.finish.is_some() || feed.cancelled(row.index)
-            });
+            retire(&mut active, &mut cache, feed, done_or_cancelled);
         }
     }
 
@@ -299,10 +292,9 @@ impl Engine {
     ) -> Result<()> {
         let mut rows = Vec::with_capacity(admitted.len());
         for a in admitted {
-            let row = Row::new(a);
+            let mut row = Row::new(a);
             if row.sampler.params().tokens_to_generate == 0 {
                 // Asking for nothing is done before any compute.
-                let mut row = row;
                 row.finish = Some((FinishReason::Length, None));
                 feed.finished(row.index, row.into_generation());
             } else {
@@ -328,9 +320,7 @@ impl Engine {
             return Ok(());
         };
         self.sample_step(&mut rows, hidden, feed, stop_ids)?;
-        retire(&mut rows, &mut fresh, feed, |row, feed| {
-            row.finish.is_some() || feed.cancelled(row.index)
-        });
+        retire(&mut rows, &mut fresh, feed, done_or_cancelled);
         if rows.is_empty() {
             return Ok(());
         }
@@ -478,6 +468,11 @@ fn sample_next(row: &mut Row, logits: &[f32], stop_ids: &[u32]) {
             .push(scaled_logprob(logits, temperature, token as usize));
     }
     row.generated.push(token);
+}
+
+/// Whether `row` leaves the batch after a step: it finished, or its feed cancelled it.
+fn done_or_cancelled(row: &Row, feed: &dyn Feed) -> bool {
+    row.finish.is_some() || feed.cancelled(row.index)
 }
 
 /// Hands the rows for which `done` holds to `feed` as finished, keeping the cache in step; when

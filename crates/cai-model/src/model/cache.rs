@@ -103,8 +103,9 @@ impl KvCache {
     /// Adds the rows of `other` after this cache's rows (continuous batching admits newly
     /// prefilled sequences this way). The side with fewer slots is left-padded with invalid slots,
     /// which no query sees, so both end with the same count; the merged cache holds up to
-    /// `capacity` slots a row (at least that count; a cache with no rows simply becomes `other`). Both caches must be of the same model and
-    /// filled (every layer written, as after a prefill), or both empty.
+    /// `capacity` slots a row (at least that count). A cache with no rows simply becomes `other`.
+    /// Both caches must be of the same model and filled (every layer written, as after a
+    /// prefill), or both empty.
     pub fn extend(&mut self, other: KvCache, capacity: usize) {
         if self.rows.is_empty() {
             *self = other;
