@@ -7,9 +7,15 @@
 //! kernels stream each weight once, split across the rayon pool, with every row of the batch
 //! accumulated per weight load, in the widest SIMD the CPU has (dispatched at run time by `pulp`).
 //!
+//! `x · w` ([`matmul`], the decoder's projections) folds a panel of weight rows at a time into
+//! every batch row's accumulators, the panel's SIMD columns held in registers; `x · eᵀ`
+//! ([`matmul_transposed`], the tied LM head) runs the dot products of 4 weight rows with up to 4
+//! batch rows together, so each load of either side feeds several FMAs.
+//!
 //! Weights may be f32 or half-size (f16, bf16: `--dtype`): half-size weights are widened to f32 a
 //! few rows at a time into a buffer that stays in cache, so decoding reads half the bytes and still
-//! multiplies and accumulates in f32. With half-size weights the kernels take a single row too
+//! multiplies and accumulates in f32. f16 is widened with the CPU's conversion instruction
+//! (AVX-512 or F16C), bf16 by a shift. With half-size weights the kernels take a single row too
 //! (there is no `gemm` GEMV to fall back on that reads them as fast).
 //!
 //! Anything else (autodiff, other devices or dtypes, more rows) returns `None` and the caller uses
@@ -19,11 +25,13 @@
 use burn::nn::Linear;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
-use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::switch::KernelSwitch;
+use widen::WeightElement;
+
+mod widen;
 
 /// Fewest left-hand rows the kernels take with f32 weights: for one row `gemm`'s own GEMV was as
 /// fast or faster here (docs/performance.md, "Decode kernels"). Half-size weights start at 1.
@@ -139,34 +147,6 @@ pub(crate) fn with_bias(linear: &Linear, y: Tensor<2>) -> Tensor<2> {
     }
 }
 
-/// A weight element the kernels read: f32 as stored, or a half-size float widened to f32.
-trait WeightElement: Copy + Send + Sync {
-    /// `src` as f32: itself for f32, else widened into `scratch` (resized to fit).
-    fn widen<'a>(src: &'a [Self], scratch: &'a mut Vec<f32>) -> &'a [f32];
-}
-
-impl WeightElement for f32 {
-    fn widen<'a>(src: &'a [f32], _scratch: &'a mut Vec<f32>) -> &'a [f32] {
-        src
-    }
-}
-
-impl WeightElement for f16 {
-    fn widen<'a>(src: &'a [f16], scratch: &'a mut Vec<f32>) -> &'a [f32] {
-        scratch.resize(src.len(), 0.0);
-        src.convert_to_f32_slice(scratch);
-        scratch
-    }
-}
-
-impl WeightElement for bf16 {
-    fn widen<'a>(src: &'a [bf16], scratch: &'a mut Vec<f32>) -> &'a [f32] {
-        scratch.resize(src.len(), 0.0);
-        src.convert_to_f32_slice(scratch);
-        scratch
-    }
-}
-
 /// On unless `CAI_SKINNY_KERNELS=0`.
 static SWITCH: KernelSwitch = KernelSwitch::new("CAI_SKINNY_KERNELS");
 
@@ -224,14 +204,31 @@ struct RowSlab<'a, W> {
 /// Padding of each accumulator row, in floats (one cache line).
 const ACC_PAD: usize = 16;
 
-/// Weight rows folded into the accumulators per pass over them.
-const UNROLL: usize = 4;
+/// Weight rows folded into the accumulators per pass over them, by SIMD width: each SIMD column
+/// of the panel is held in registers and multiplied into every row of the batch, so the panel
+/// must leave room among the registers (32 with AVX-512, 16 with AVX2, where 16 rows spilled and
+/// ran at half the speed of 8, 2026-12-04).
+const fn panel_rows(simd_bytes: usize) -> usize {
+    if simd_bytes >= 64 { 16 } else { 8 }
+}
 
 impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
     type Output = Vec<f32>;
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f32> {
+        if panel_rows(size_of::<S::f32s>()) == 16 {
+            self.fold::<S, 16>(simd)
+        } else {
+            self.fold::<S, 8>(simd)
+        }
+    }
+}
+
+impl<W: WeightElement> RowSlab<'_, W> {
+    /// The slab's product, `P` weight rows per pass.
+    #[inline(always)]
+    fn fold<S: pulp::Simd, const P: usize>(self, simd: S) -> Vec<f32> {
         let Self { x, w, k, n, rows } = self;
         let m = x.len() / k;
         // Rows of the accumulator are padded so that they do not all map to the same cache sets
@@ -239,33 +236,34 @@ impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
         let stride = n + ACC_PAD;
         let mut acc = vec![0.0f32; m * stride];
         let mut scratch = Vec::new();
+        let mut factors = vec![[0.0f32; P]; m];
         let mut r = rows.start;
         while r < rows.end {
-            let step = UNROLL.min(rows.end - r);
+            let step = P.min(rows.end - r);
             let block = W::widen(&w[r * n..(r + step) * n], &mut scratch);
-            let w_rows: [&[f32]; UNROLL] =
-                std::array::from_fn(|u| &block[u.min(step - 1) * n..][..n]);
-            let w_simd = w_rows.map(|row| S::as_simd_f32s(row));
-            for (i, acc_row) in acc.chunks_exact_mut(stride).enumerate() {
-                let acc_row = &mut acc_row[..n];
-                // Rows past the slab's end get a zero factor.
-                let a: [f32; UNROLL] =
-                    std::array::from_fn(|u| if u < step { x[i * k + r + u] } else { 0.0 });
-                let [a0, a1, a2, a3] = a.map(|a| simd.splat_f32s(a));
-                let (acc_body, acc_tail) = S::as_mut_simd_f32s(acc_row);
-                let [w0, w1, w2, w3] = w_simd.map(|(body, _)| body);
-                let weights = w0.iter().zip(w1).zip(w2).zip(w3);
-                for (acc, (((&w0, &w1), &w2), &w3)) in acc_body.iter_mut().zip(weights) {
+            // Rows past the slab's end reuse its last row with a zero factor.
+            let panel: [&[f32]; P] = std::array::from_fn(|u| &block[u.min(step - 1) * n..][..n]);
+            for (i, f) in factors.iter_mut().enumerate() {
+                *f = std::array::from_fn(|u| if u < step { x[i * k + r + u] } else { 0.0 });
+            }
+            let columns = panel.map(|row| S::as_simd_f32s(row).0);
+            for c in 0..columns[0].len() {
+                let w_c: [S::f32s; P] = columns.map(|column| column[c]);
+                for (f, acc_row) in factors.iter().zip(acc.chunks_exact_mut(stride)) {
+                    let out = &mut S::as_mut_simd_f32s(&mut acc_row[..n]).0[c];
                     // Two chains, so consecutive FMAs do not wait on each other.
-                    let even = simd.mul_add_e_f32s(a2, w2, simd.mul_add_e_f32s(a0, w0, *acc));
-                    let odd = simd.mul_add_e_f32s(a3, w3, simd.mul_f32s(a1, w1));
-                    *acc = simd.add_f32s(even, odd);
-                }
-                let tail_start = n - acc_tail.len();
-                for (c, acc) in acc_tail.iter_mut().enumerate() {
-                    for u in 0..UNROLL {
-                        *acc += a[u] * w_rows[u][tail_start + c];
+                    let (mut even, mut odd) = (*out, simd.splat_f32s(0.0));
+                    for u in (0..P).step_by(2) {
+                        even = simd.mul_add_e_f32s(simd.splat_f32s(f[u]), w_c[u], even);
+                        odd = simd.mul_add_e_f32s(simd.splat_f32s(f[u + 1]), w_c[u + 1], odd);
                     }
+                    *out = simd.add_f32s(even, odd);
+                }
+            }
+            let tail_start = n - S::as_simd_f32s(panel[0]).1.len();
+            for (f, acc_row) in factors.iter().zip(acc.chunks_exact_mut(stride)) {
+                for (c, out) in acc_row[tail_start..n].iter_mut().enumerate() {
+                    *out += (0..P).map(|u| f[u] * panel[u][tail_start + c]).sum::<f32>();
                 }
             }
             r += step;
@@ -306,6 +304,18 @@ struct RowBlock<'a, W> {
     out: &'a mut [f32],
 }
 
+/// `e` rows whose dot products run together, sharing each load of `x`.
+const E_ROWS: usize = 4;
+
+/// Most rows of `x` whose dot products run together, sharing each load of `e`.
+const X_ROWS: usize = 4;
+
+/// Rows of `x` per group of [`dot_block`] for a SIMD width: 4 × 4 accumulators fit AVX-512's 32
+/// registers, while AVX2's 16 hold 4 × 2 (with 4 × 4 they spilled to the stack, 2026-12-04).
+const fn x_rows(simd_bytes: usize) -> usize {
+    if simd_bytes >= 64 { X_ROWS } else { 2 }
+}
+
 impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
     type Output = ();
 
@@ -314,20 +324,62 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
         let Self { x, rows, k, out } = self;
         let m = x.len() / k;
         let mut scratch = Vec::new();
-        for (e_row, out_row) in rows.chunks_exact(k).zip(out.chunks_exact_mut(m)) {
-            let e_row = W::widen(e_row, &mut scratch);
-            let (e_body, e_tail) = S::as_simd_f32s(e_row);
-            for (x_row, value) in x.chunks_exact(k).zip(out_row) {
-                let (x_body, x_tail) = S::as_simd_f32s(x_row);
-                let mut lanes = simd.splat_f32s(0.0);
-                for (&a, &b) in x_body.iter().zip(e_body) {
-                    lanes = simd.mul_add_e_f32s(a, b, lanes);
+        let group_rows = x_rows(size_of::<S::f32s>());
+        for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
+            let e_rows = W::widen(e_rows, &mut scratch);
+            let x_groups = x.chunks(group_rows * k).enumerate();
+            for (group, x_rows) in x_groups {
+                let dots = match x_rows.len() / k {
+                    1 => dot_block::<S, 1>(simd, e_rows, x_rows, k),
+                    2 => dot_block::<S, 2>(simd, e_rows, x_rows, k),
+                    3 => dot_block::<S, 3>(simd, e_rows, x_rows, k),
+                    _ => dot_block::<S, X_ROWS>(simd, e_rows, x_rows, k),
+                };
+                for (e, out_row) in out_rows.chunks_exact_mut(m).enumerate() {
+                    let start = group * group_rows;
+                    let end = m.min(start + group_rows);
+                    for (i, value) in out_row[start..end].iter_mut().enumerate() {
+                        *value = dots[e][i];
+                    }
                 }
-                let tail: f32 = x_tail.iter().zip(e_tail).map(|(a, b)| a * b).sum();
-                *value = simd.reduce_sum_f32s(lanes) + tail;
             }
         }
     }
+}
+
+/// The dot products of up to [`E_ROWS`] rows of `e` with `M` rows of `x` (rows of length `k`),
+/// `E_ROWS × M` accumulators in registers; `[e row][x row]`, zero past the rows given.
+#[inline(always)]
+fn dot_block<S: pulp::Simd, const M: usize>(
+    simd: S,
+    e: &[f32],
+    x: &[f32],
+    k: usize,
+) -> [[f32; X_ROWS]; E_ROWS] {
+    let e_count = e.len() / k;
+    let e_rows: [&[f32]; E_ROWS] = std::array::from_fn(|r| &e[r.min(e_count - 1) * k..][..k]);
+    let x_rows: [&[f32]; M] = std::array::from_fn(|i| &x[i * k..][..k]);
+    let e_simd = e_rows.map(|row| S::as_simd_f32s(row).0);
+    let x_simd = x_rows.map(|row| S::as_simd_f32s(row).0);
+    let mut acc = [[simd.splat_f32s(0.0); M]; E_ROWS];
+    for c in 0..e_simd[0].len() {
+        let xs: [S::f32s; M] = std::array::from_fn(|i| x_simd[i][c]);
+        for (acc_e, e_row) in acc.iter_mut().zip(&e_simd) {
+            let ev = e_row[c];
+            for (a, &xv) in acc_e.iter_mut().zip(&xs) {
+                *a = simd.mul_add_e_f32s(ev, xv, *a);
+            }
+        }
+    }
+    let tail_start = k - S::as_simd_f32s(e_rows[0]).1.len();
+    let mut dots = [[0.0f32; X_ROWS]; E_ROWS];
+    for r in 0..e_count {
+        for i in 0..M {
+            let tail: f32 = (tail_start..k).map(|j| e_rows[r][j] * x_rows[i][j]).sum();
+            dots[r][i] = simd.reduce_sum_f32s(acc[r][i]) + tail;
+        }
+    }
+    dots
 }
 
 #[cfg(test)]
@@ -396,6 +448,73 @@ mod tests {
             let mixed = mixed_matmul(tall.clone(), w.clone());
             assert_eq!(mixed.dtype(), DType::F32);
             assert!(close(&mixed, &tall.matmul(w_wide)) < 1e-4);
+        }
+    }
+
+    /// [`RowSlab::fold`] with both panel heights, whichever this CPU's SIMD width picks.
+    struct BothPanels<'a>(&'a [f32], &'a [f32], usize, usize);
+
+    impl pulp::WithSimd for BothPanels<'_> {
+        type Output = [Vec<f32>; 2];
+
+        fn with_simd<S: pulp::Simd>(self, simd: S) -> [Vec<f32>; 2] {
+            let Self(x, w, k, n) = self;
+            let slab = || RowSlab {
+                x,
+                w,
+                k,
+                n,
+                rows: 0..k,
+            };
+            [slab().fold::<S, 8>(simd), slab().fold::<S, 16>(simd)]
+        }
+    }
+
+    #[test]
+    fn both_panel_heights_match_the_ordinary_matmul() {
+        let device = Device::flex();
+        let (k, n) = (77, 600);
+        let w = ramp(k * n, 1.0);
+        let w_tensor = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
+        for m in [1, 5, MAX_ROWS] {
+            let x = ramp(m * k, 2.0);
+            let x_tensor = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, k]), &device);
+            let reference = x_tensor.matmul(w_tensor.clone());
+            for product in pulp::Arch::new().dispatch(BothPanels(&x, &w, k, n)) {
+                let product = from_vec(product, m, n);
+                assert!(close(&product, &reference) < 1e-4, "m = {m}");
+            }
+        }
+    }
+
+    /// [`dot_block`] with 3 and 4 rows of `x` (AVX2 runs at most 2 at a time).
+    struct WideGroups<'a>(&'a [f32], &'a [f32], usize);
+
+    impl pulp::WithSimd for WideGroups<'_> {
+        type Output = [[[f32; X_ROWS]; E_ROWS]; 2];
+
+        fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+            let Self(e, x, k) = self;
+            [
+                dot_block::<S, 3>(simd, e, &x[..3 * k], k),
+                dot_block::<S, 4>(simd, e, x, k),
+            ]
+        }
+    }
+
+    #[test]
+    fn dot_blocks_of_every_height_match_plain_dot_products() {
+        let k = 77;
+        let (e, x) = (ramp(E_ROWS * k, 0.5), ramp(X_ROWS * k, 2.0));
+        let [three, four] = pulp::Arch::new().dispatch(WideGroups(&e, &x, k));
+        for r in 0..E_ROWS {
+            for i in 0..X_ROWS {
+                let want: f32 = (0..k).map(|j| e[r * k + j] * x[i * k + j]).sum();
+                assert!((four[r][i] - want).abs() < 1e-4, "row {r}, x row {i}");
+                if i < 3 {
+                    assert!((three[r][i] - want).abs() < 1e-4);
+                }
+            }
         }
     }
 
