@@ -204,12 +204,11 @@ struct RowSlab<'a, W> {
 /// Padding of each accumulator row, in floats (one cache line).
 const ACC_PAD: usize = 16;
 
-/// Weight rows folded into the accumulators per pass over them, by SIMD width: each SIMD column
-/// of the panel is held in registers and multiplied into every row of the batch, so the panel
-/// must leave room among the registers (32 with AVX-512, 16 with AVX2, where 16 rows spilled and
-/// ran at half the speed of 8, 2026-12-04).
-const fn panel_rows(simd_bytes: usize) -> usize {
-    if simd_bytes >= 64 { 16 } else { 8 }
+/// Whether `S` has 512-bit vectors, and with them (on x86) 32 vector registers rather than AVX2's
+/// 16. The kernels' register blocks are sized by it: blocks sized for 32 registers spilled to the
+/// stack with 16 and ran at half the speed (2026-12-04).
+fn has_32_registers<S: pulp::Simd>() -> bool {
+    size_of::<S::f32s>() >= 64
 }
 
 impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
@@ -217,7 +216,8 @@ impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f32> {
-        if panel_rows(size_of::<S::f32s>()) == 16 {
+        // Each SIMD column of the panel is held in registers and multiplied into every batch row.
+        if has_32_registers::<S>() {
             self.fold::<S, 16>(simd)
         } else {
             self.fold::<S, 8>(simd)
@@ -313,12 +313,6 @@ const E_ROWS: usize = 4;
 /// Most rows of `x` whose dot products run together, sharing each load of `e`.
 const X_ROWS: usize = 4;
 
-/// Rows of `x` per group of [`dot_block`] for a SIMD width: 4 × 4 accumulators fit AVX-512's 32
-/// registers, while AVX2's 16 hold 4 × 2 (with 4 × 4 they spilled to the stack, 2026-12-04).
-const fn x_rows(simd_bytes: usize) -> usize {
-    if simd_bytes >= 64 { X_ROWS } else { 2 }
-}
-
 impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
     type Output = ();
 
@@ -327,7 +321,8 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
         let Self { x, rows, k, out } = self;
         let m = x.len() / k;
         let mut scratch = Vec::new();
-        let group_rows = x_rows(size_of::<S::f32s>());
+        // 4 × 4 accumulators fit 32 registers; 16 registers hold 4 × 2.
+        let group_rows = if has_32_registers::<S>() { X_ROWS } else { 2 };
         for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
             let e_rows = W::widen(e_rows, &mut scratch);
             let x_groups = x.chunks(group_rows * k).enumerate();
@@ -338,12 +333,9 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
                     3 => dot_block::<S, 3>(simd, e_rows, x_rows, k),
                     _ => dot_block::<S, X_ROWS>(simd, e_rows, x_rows, k),
                 };
-                for (e, out_row) in out_rows.chunks_exact_mut(m).enumerate() {
-                    let start = group * group_rows;
-                    let end = m.min(start + group_rows);
-                    for (i, value) in out_row[start..end].iter_mut().enumerate() {
-                        *value = dots[e][i];
-                    }
+                let (start, end) = (group * group_rows, m.min((group + 1) * group_rows));
+                for (dots, out_row) in dots.iter().zip(out_rows.chunks_exact_mut(m)) {
+                    out_row[start..end].copy_from_slice(&dots[..end - start]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! instruction (AVX-512's, or F16C's on AVX2-class CPUs) or exact bit arithmetic elsewhere, bf16
 //! by a shift.
 //!
-//! The conversions are inlined into the SIMD kernels. (`half`'s slice conversion checks the CPU
+//! Each call widens a whole block of rows in one pass. (`half`'s slice conversion checks the CPU
 //! and calls out per 8 values: over half of a decode step went there, 2026-12-03.)
 
 use half::{bf16, f16};
