@@ -214,6 +214,9 @@ def main(gguf, out):
         "values_tok_s": tokens / s["values"],
         "actor_update_tok_s": tokens / s["actor_update"],
         "critic_update_tok_s": tokens / s["critic_update"],
+        # The critic's whole work of an iteration: its values pass and its update (ours runs
+        # them as one pass when the update is at the rollout's weights).
+        "critic_tok_s": tokens / (s["values"] + s["critic_update"]),
         "peak_rss_mib": peak_rss_mib(),
         "detail": {
             "iteration_s": iteration_s,

@@ -7,6 +7,7 @@
 //! - [`layered`]: defaults ← TOML file ← flags, the configuration form of every stage.
 //! - [`output_dir`]: an output directory checked before anything is built or loaded.
 //! - [`bench`]: helpers the benchmarks of every crate share with their PyTorch counterparts.
+//! - [`threads`]: rayon's pool with the main thread in it, for programs that compute on it.
 //!
 //! The package also builds the `cai-model` tool (inspect, tokenize, score, chat, convert).
 
@@ -17,6 +18,7 @@ pub mod layered;
 pub mod output_dir;
 pub mod process;
 pub mod progress;
+pub mod threads;
 
 pub use args::{ModelArgs, SamplingArgs};
 pub use layered::{LayerError, given_flags, load_layered};

@@ -103,6 +103,8 @@ fn rollout_tok_s(engine: &Engine) -> f64 {
 
 fn main() {
     cai_cli::allocator::retain_freed_memory();
+    // The main thread in rayon's pool, as the training and PPO binaries run.
+    cai_cli::threads::compute_on_this_thread();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = args.iter().find(|a| a.ends_with(".json"));
     let dtype = args

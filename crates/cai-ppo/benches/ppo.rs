@@ -4,19 +4,21 @@
 //!    so both sides sample the same number of tokens), in one batch of 8;
 //! 2. **logprobs**: the sampled tokens' log-probs under the actor and under the reference
 //!    (teacher-forced, 4 samples per forward);
-//! 3. **values**: the critic's value on every response token (backbone + scalar head, 4 per
-//!    forward);
+//! 3. **critic**: the critic's value on every response token (backbone + scalar head, 4 per
+//!    forward) and one AdamW step of it on the clipped value loss. The step is at the rollout's
+//!    weights (one epoch, one minibatch), so, as the trainer does, one pass gives both
+//!    (`update::critic_step_with_values`); PyTorch's side runs a values pass, then the update;
 //! 4. **assemble**: KL in the reward, GAE, whitening (fixed pseudo scores stand in for a reward);
-//! 5. **actor / critic update**: one epoch, one minibatch of 8, micro-batches of 4: one AdamW
-//!    step of the actor on the clipped PPO loss and one of the critic on the clipped value loss,
-//!    global-norm clipping to 1.
+//! 5. **actor update**: one epoch, one minibatch of 8, micro-batches of 4: one AdamW step of the
+//!    actor on the clipped PPO loss; global-norm clipping to 1 (the critic's too).
 //!
-//! The iteration goes through the library's own pieces (`rollout::logprobs`, `rollout::values`,
-//! `experience::assemble`, `update::actor_step`, `update::critic_step`, chained as `trainer`
-//! chains them); generation is `rollout::generate`'s loop with `ignore_eos` set. Reports tokens/s
-//! per phase (response tokens: 8 × 64 per iteration; the logprobs phase counts both models),
-//! iteration samples/s, and peak RSS: the median of 3 iterations after one warm-up. Run through
-//! `cargo xtask bench ppo`; alone: `cargo bench -p cai-ppo --bench ppo -- OUT.json`.
+//! The iteration goes through the library's own pieces (`rollout::logprobs`,
+//! `experience::shape_rewards`, `update::critic_step_with_values`, `experience::assemble`,
+//! `update::actor_step`, chained as `trainer` chains them); generation is `rollout::generate`'s
+//! loop with `ignore_eos` set. Reports tokens/s per phase (response tokens: 8 × 64 per iteration;
+//! the logprobs phase counts both models), iteration samples/s, and peak RSS: the median of 3
+//! iterations after one warm-up. Run through `cargo xtask bench ppo`; alone:
+//! `cargo bench -p cai-ppo --bench ppo -- OUT.json`.
 
 use std::time::Instant;
 
@@ -27,11 +29,14 @@ use cai_model::{
     SamplingParams, ScalarHead,
 };
 use cai_ppo::advantage::Estimator;
-use cai_ppo::experience::{Shaping, assemble};
+use cai_ppo::experience::{Shaping, assemble, shape_rewards};
 use cai_ppo::kl::{KlEstimator, KlPlacement};
 use cai_ppo::objective::ClipSettings;
 use cai_ppo::rollout::{self, Sample, sample_seed};
-use cai_ppo::update::{ActorLoss, ActorStats, CriticStats, actor_step, critic_step};
+use cai_ppo::update::{
+    ActorLoss, ActorStats, CriticStats, CriticUpdate, ValueTargets, actor_step,
+    critic_step_with_values,
+};
 use cai_train::{OptimizerSettings, TrainModelSpec, stable_param_ids};
 use serde_json::json;
 
@@ -113,18 +118,19 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 6] = [
     "generate",
     "actor_logprobs",
     "ref_logprobs",
-    "values",
+    "critic",
     "assemble",
     "actor_update",
-    "critic_update",
 ];
 
 fn main() {
     cai_cli::allocator::retain_freed_memory();
+    // The main thread in rayon's pool, as the training and PPO binaries run.
+    cai_cli::threads::compute_on_this_thread();
     let out = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))
@@ -212,9 +218,31 @@ fn main() {
         let reference_lp =
             rollout::logprobs(&reference, &policy.rope, &refs, TEMPERATURE, MICRO, pad);
         lap(&mut times);
-        let critic_view = critic.valid();
-        let values = rollout::values(&critic_view, &policy.rope, &refs, MICRO, pad);
-        drop(critic_view);
+        let (mut astats, mut cstats) = (ActorStats::default(), CriticStats::default());
+        let shaped = shape_rewards(&samples, &old, &reference_lp, &scores, shaping);
+        let targets = ValueTargets {
+            token_rewards: &shaped.token_rewards,
+            gamma: shaping.gamma,
+            lambda: shaping.lambda,
+        };
+        let update = CriticUpdate {
+            micro: MICRO,
+            lr: CRITIC_LR,
+            max_grad_norm: MAX_GRAD_NORM,
+            pad,
+            value_clip: VALUE_CLIP,
+        };
+        let (c, values) = critic_step_with_values(
+            critic,
+            &mut critic_optim,
+            &policy.rope,
+            &samples,
+            targets,
+            &mini,
+            &update,
+            &mut cstats,
+        );
+        critic = c;
         lap(&mut times);
         let mismatch = samples
             .iter()
@@ -223,7 +251,6 @@ fn main() {
             .fold(0.0f32, f32::max) as f64;
         let (exp, _) = assemble(samples, old, reference_lp, values, &scores, shaping);
         lap(&mut times);
-        let (mut astats, mut cstats) = (ActorStats::default(), CriticStats::default());
         actor = actor_step(
             actor,
             &mut actor_optim,
@@ -236,20 +263,6 @@ fn main() {
             pad,
             &loss,
             &mut astats,
-        );
-        lap(&mut times);
-        critic = critic_step(
-            critic,
-            &mut critic_optim,
-            &policy.rope,
-            &exp,
-            &mini,
-            MICRO,
-            CRITIC_LR,
-            MAX_GRAD_NORM,
-            pad,
-            VALUE_CLIP,
-            &mut cstats,
         );
         lap(&mut times);
         let total = started.elapsed().as_secs_f64();
@@ -287,9 +300,8 @@ fn main() {
         "iteration_tok_s": response_tokens / iteration_s,
         "generate_tok_s": response_tokens / s[0],
         "logprobs_tok_s": 2.0 * response_tokens / (s[1] + s[2]),
-        "values_tok_s": response_tokens / s[3],
+        "critic_tok_s": response_tokens / s[3],
         "actor_update_tok_s": response_tokens / s[5],
-        "critic_update_tok_s": response_tokens / s[6],
         "peak_rss_mib": peak_rss_mib(),
         "detail": {
             "iteration_s": iteration_s,

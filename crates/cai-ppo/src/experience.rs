@@ -111,18 +111,28 @@ pub fn nemo_layout(prompt_len: usize, per_token: &[f64], width: usize) -> Vec<f6
     row
 }
 
-/// Builds the experience of a scored rollout.
-pub fn assemble(
-    samples: Vec<Sample>,
-    old_logprobs: Vec<Vec<f32>>,
-    ref_logprobs: Vec<Vec<f32>>,
-    values: Vec<Vec<f32>>,
+/// A scored rollout's per-token KL to the reference, its scores (the penalty for not ending
+/// added) and its token rewards, as [`assemble`] shapes them.
+pub struct ShapedRewards {
+    /// Per-token KL estimate to the reference.
+    pub kl: Vec<Vec<f64>>,
+    /// The reward of each sample (penalty for not ending included).
+    pub scores: Vec<f64>,
+    /// Per-token rewards.
+    pub token_rewards: Vec<Vec<f64>>,
+}
+
+/// The KL, scores and token rewards of `samples` from their log-probs and raw scores.
+pub fn shape_rewards(
+    samples: &[Sample],
+    old_logprobs: &[Vec<f32>],
+    ref_logprobs: &[Vec<f32>],
     raw_scores: &[f64],
     s: Shaping,
-) -> (Experience, RolloutStats) {
+) -> ShapedRewards {
     let kl: Vec<Vec<f64>> = old_logprobs
         .iter()
-        .zip(&ref_logprobs)
+        .zip(ref_logprobs)
         .map(|(old, reference)| {
             old.iter()
                 .zip(reference)
@@ -146,6 +156,27 @@ pub fn assemble(
         .zip(&kl)
         .map(|(&score, kl)| token_rewards(score, kl, s.beta, s.placement))
         .collect();
+    ShapedRewards {
+        kl,
+        scores,
+        token_rewards,
+    }
+}
+
+/// Builds the experience of a scored rollout.
+pub fn assemble(
+    samples: Vec<Sample>,
+    old_logprobs: Vec<Vec<f32>>,
+    ref_logprobs: Vec<Vec<f32>>,
+    values: Vec<Vec<f32>>,
+    raw_scores: &[f64],
+    s: Shaping,
+) -> (Experience, RolloutStats) {
+    let ShapedRewards {
+        kl,
+        scores,
+        token_rewards,
+    } = shape_rewards(&samples, &old_logprobs, &ref_logprobs, raw_scores, s);
     let (mut advantages, returns) = match s.estimator {
         Estimator::Gae => {
             let (a, r): (Vec<_>, Vec<_>) = token_rewards

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
+use cai_model::model::rope::RopeTables;
 use cai_model::{CausalLm, LoadedModel, RewardModel};
 use cai_train::{
     CheckpointDir, DataCursor, MetricsLogger, epoch_order, load_checkpoint_state, load_optimizer,
@@ -19,14 +20,17 @@ use crate::advantage::Estimator;
 use crate::checkpoint::{self, CRITIC_OPTIMIZER_FILE, PpoState, Trained};
 use crate::config::PpoConfig;
 use crate::error::{PpoError, Result};
-use crate::experience::{Experience, RolloutStats, Shaping, assemble};
+use crate::experience::{Experience, RolloutStats, Shaping, assemble, shape_rewards};
 use crate::guard::{GuardAction, GuardEvent, StepSignals};
 use crate::log::{RolloutLog, StepLine};
 use crate::prompts::{self, EncodedPrompt};
 use crate::reward::{Reward, Scoring};
 use crate::roles::{self, Roles};
 use crate::rollout::{self, RolloutSettings, Sample};
-use crate::update::{ActorLoss, ActorStats, CriticStats, actor_step, critic_step};
+use crate::update::{
+    ActorLoss, ActorStats, CriticStats, CriticUpdate, ValueTargets, actor_step, critic_step,
+    critic_step_with_values,
+};
 
 /// The "step" whose seeds validation rollouts use, so every validation samples alike.
 const VALIDATION_STEP: u64 = u64::MAX;
@@ -67,6 +71,21 @@ struct Validation {
     generation_length: f64,
     ended: f64,
 }
+
+/// Where a step's values come from.
+enum CriticValues<'a> {
+    /// No critic (RLOO, GRPO).
+    None,
+    /// An inference pass of the critic at the rollout.
+    Pass(&'a RewardModel),
+    /// The critic's first update of the step, which gives the values from its own forward
+    /// ([`critic_step_with_values`]); the closure runs it and returns the values.
+    FirstUpdate(&'a mut FirstCriticUpdate<'a>),
+}
+
+/// Runs the critic's first update of a step on the rollout and returns its values.
+type FirstCriticUpdate<'a> =
+    dyn FnMut(&RopeTables, &[Sample], ValueTargets<'_>) -> Vec<Vec<f32>> + 'a;
 
 /// What the loop carries from step to step besides the models.
 struct Run<'a> {
@@ -119,7 +138,7 @@ impl Run<'_> {
     fn experience(
         &self,
         policy: LoadedModel,
-        critic: Option<&RewardModel>,
+        critic: CriticValues<'_>,
         picked: &[usize],
         step: u64,
         beta: f64,
@@ -144,11 +163,6 @@ impl Run<'_> {
         lap("logprobs_time", timers);
         let reference = rollout::logprobs(&self.reference, rope, &refs, t, micro, self.pad);
         lap("init_logprobs_time", timers);
-        let values = match critic {
-            Some(c) => rollout::values(c, rope, &refs, micro, self.pad),
-            None => Vec::new(),
-        };
-        lap("values_time", timers);
         let scores = self.reward.score(&scorings(&samples))?;
         lap("reward_time", timers);
         let mismatch = samples
@@ -167,6 +181,20 @@ impl Run<'_> {
             group: cfg.group_size(),
             unfinished_penalty: cfg.unfinished_penalty,
         };
+        let values = match critic {
+            CriticValues::None => Vec::new(),
+            CriticValues::Pass(c) => rollout::values(c, rope, &refs, micro, self.pad),
+            CriticValues::FirstUpdate(update) => {
+                let shaped = shape_rewards(&samples, &old, &reference, &scores, shaping);
+                let targets = ValueTargets {
+                    token_rewards: &shaped.token_rewards,
+                    gamma: cfg.gamma,
+                    lambda: cfg.lambda,
+                };
+                update(rope, &samples, targets)
+            }
+        };
+        lap("values_time", timers);
         let (exp, stats) = assemble(samples, old, reference, values, &scores, shaping);
         Ok((policy, exp, stats, mismatch))
     }
@@ -316,10 +344,50 @@ pub fn train(cfg: &PpoConfig) -> Result<Summary> {
         .expect("prompts::read guarantees one rollout batch");
         let mut timers = Vec::new();
         policy.lm = actor.valid();
-        let critic_view = critic.as_ref().map(Module::valid);
+        let (mut astats, mut cstats) = (ActorStats::default(), CriticStats::default());
+        let first_update = state.step * cfg.updates_per_step();
+        let order_seed = cfg.seed ^ state.step.wrapping_mul(0x2545_F491);
+        // With one minibatch per epoch, the critic's first update runs at the rollout's weights
+        // on the whole rollout, so its forward gives the values too (one pass fewer).
+        let fused = critic.is_some() && cfg.mini_batch_size >= samples;
+        let critic_update = |lr| CriticUpdate {
+            micro: cfg.micro_batch_size,
+            lr,
+            max_grad_norm: cfg.gradient_clip_val,
+            pad: run.pad,
+            value_clip: cfg.value_clip,
+        };
+        let critic_view = (!fused)
+            .then(|| critic.as_ref().map(Module::valid))
+            .flatten();
+        let mut first_critic_update =
+            |rope: &RopeTables, rollout: &[Sample], targets: ValueTargets<'_>| {
+                let (c, optim) = (critic.take(), critic_optim.as_mut());
+                let (c, optim) = (
+                    c.expect("fused with a critic"),
+                    optim.expect("its optimizer"),
+                );
+                let (c, values) = critic_step_with_values(
+                    c,
+                    optim,
+                    rope,
+                    rollout,
+                    targets,
+                    &epoch_order(samples, order_seed, 0),
+                    &critic_update(critic_schedule.lr_at(first_update)),
+                    &mut cstats,
+                );
+                critic = Some(c);
+                values
+            };
+        let values = match (&critic_view, fused) {
+            (Some(view), _) => CriticValues::Pass(view),
+            (None, true) => CriticValues::FirstUpdate(&mut first_critic_update),
+            (None, false) => CriticValues::None,
+        };
         let (p, exp, rstats, mismatch) = run.experience(
             policy,
-            critic_view.as_ref(),
+            values,
             &picked,
             state.step,
             state.kl.coef,
@@ -338,16 +406,11 @@ pub fn train(cfg: &PpoConfig) -> Result<Summary> {
             train_unfinished: cfg.train_unfinished,
             ratio_outlier: cfg.guards.ratio_outlier,
         };
-        let (mut astats, mut cstats) = (ActorStats::default(), CriticStats::default());
-        let mut update = state.step * cfg.updates_per_step();
+        let mut update = first_update;
         let (mut lr, mut critic_lr) = (0.0, 0.0);
         for epoch in 0..cfg.ppo_epochs {
-            let order = epoch_order(
-                samples,
-                cfg.seed ^ state.step.wrapping_mul(0x2545_F491),
-                epoch as u64,
-            );
-            for mini in order.chunks(cfg.mini_batch_size) {
+            let order = epoch_order(samples, order_seed, epoch as u64);
+            for (i, mini) in order.chunks(cfg.mini_batch_size).enumerate() {
                 lr = actor_schedule.lr_at(update);
                 critic_lr = critic_schedule.lr_at(update);
                 if state.step >= cfg.critic_warmup_steps {
@@ -365,18 +428,17 @@ pub fn train(cfg: &PpoConfig) -> Result<Summary> {
                         &mut astats,
                     );
                 }
-                if let (Some(c), Some(optim)) = (critic.take(), critic_optim.as_mut()) {
+                // The fused pass took the critic's first step already.
+                let taken = fused && epoch == 0 && i == 0;
+                let pending = critic.take_if(|_| !taken);
+                if let (Some(c), Some(optim)) = (pending, critic_optim.as_mut()) {
                     critic = Some(critic_step(
                         c,
                         optim,
                         &policy.rope,
                         &exp,
                         mini,
-                        cfg.micro_batch_size,
-                        critic_lr,
-                        cfg.gradient_clip_val,
-                        run.pad,
-                        cfg.value_clip,
+                        &critic_update(critic_lr),
                         &mut cstats,
                     ));
                 }

@@ -13,10 +13,11 @@ use cai_model::model::rope::RopeTables;
 use cai_model::{CausalLm, RewardModel};
 use cai_train::{LogprobOptions, accumulated_step, token_logprobs, weighted_token_nll};
 
+use crate::advantage::gae;
 use crate::experience::Experience;
 use crate::kl::{KlEstimator, KlPlacement};
 use crate::objective::{ClipSettings, clipped_term};
-use crate::rollout::{Packed, response_rows};
+use crate::rollout::{Packed, Sample, f32s, response_rows};
 
 /// What the actor's loss needs besides the experience.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -222,35 +223,64 @@ fn entropy_term(lm: &CausalLm, rows: Tensor<2>, temperature: f32) -> (Tensor<1>,
 
 /// One critic optimizer step on minibatch `mini`: `0.5 · mean(max((V_c − R)², (V − R)²))` over
 /// every response token, `V_c = V_old + clip(V − V_old, ±c)`.
-#[allow(clippy::too_many_arguments)]
 pub fn critic_step(
     critic: RewardModel,
     optim: &mut ModuleOptimizer,
     rope: &RopeTables,
     exp: &Experience,
     mini: &[usize],
-    micro: usize,
-    lr: f64,
-    max_grad_norm: f64,
-    pad: u32,
-    value_clip: f64,
+    update: &CriticUpdate,
     stats: &mut CriticStats,
 ) -> RewardModel {
     let tokens: usize = mini.iter().map(|&i| exp.samples[i].response.len()).sum();
-    let micro_batches: Vec<&[usize]> = mini.chunks(micro.max(1)).collect();
-    let scale = micro_batches.len() as f64 / tokens.max(1) as f64;
-    let outcome = accumulated_step(
-        critic,
-        optim,
-        &micro_batches,
-        lr,
-        max_grad_norm,
-        |c, batch| critic_loss(c, rope, exp, batch, scale, pad, value_clip),
-    );
-    stats.steps += 1;
-    stats.loss += outcome.loss;
-    stats.grad_norm += outcome.grad_norm;
-    outcome.module
+    update.run(critic, optim, mini, tokens, stats, |c, batch, scale| {
+        critic_loss(c, rope, exp, batch, scale, update.pad, update.value_clip)
+    })
+}
+
+/// How a critic step is taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CriticUpdate {
+    /// Samples per forward and backward pass.
+    pub micro: usize,
+    /// Learning rate of the step.
+    pub lr: f64,
+    /// Global-norm clipping of the gradients (0 = off).
+    pub max_grad_norm: f64,
+    /// Padding token id.
+    pub pad: u32,
+    /// Value clipping `c`.
+    pub value_clip: f64,
+}
+
+impl CriticUpdate {
+    /// One optimizer step over minibatch `mini` (`tokens` response tokens), micro-batch by
+    /// micro-batch, each micro-batch's loss from `loss(critic, batch, scale)`; `scale` makes the
+    /// accumulated loss a token mean over the minibatch.
+    fn run(
+        &self,
+        critic: RewardModel,
+        optim: &mut ModuleOptimizer,
+        mini: &[usize],
+        tokens: usize,
+        stats: &mut CriticStats,
+        mut loss: impl FnMut(&RewardModel, &[usize], f64) -> Tensor<1>,
+    ) -> RewardModel {
+        let micro_batches: Vec<&[usize]> = mini.chunks(self.micro.max(1)).collect();
+        let scale = micro_batches.len() as f64 / tokens.max(1) as f64;
+        let outcome = accumulated_step(
+            critic,
+            optim,
+            &micro_batches,
+            self.lr,
+            self.max_grad_norm,
+            |c, batch| loss(c, batch, scale),
+        );
+        stats.steps += 1;
+        stats.loss += outcome.loss;
+        stats.grad_norm += outcome.grad_norm;
+        outcome.module
+    }
 }
 
 /// The critic's clipped value loss on the samples `batch` of `exp`, each token weighted `scale`.
@@ -268,17 +298,93 @@ pub fn critic_loss(
     let v = c
         .values(rope, &packed.seq_refs(), pad, &packed.picks)
         .cast(DType::F32);
+    let old: Vec<f32> = batch.iter().flat_map(|&i| exp.values[i].clone()).collect();
+    let returns = batch.iter().flat_map(|&i| &exp.returns[i]);
+    let returns: Vec<f32> = returns.map(|&r| r as f32).collect();
+    clipped_value_loss(v, old, returns, scale, value_clip)
+}
+
+/// `0.5 · scale · Σ max((V_c − R)², (V − R)²)` with `V_c = V_old + clip(V − V_old, ±c)`, for the
+/// values `v` (with their graph) against the old values and the returns, token by token.
+fn clipped_value_loss(
+    v: Tensor<1>,
+    old: Vec<f32>,
+    returns: Vec<f32>,
+    scale: f64,
+    value_clip: f64,
+) -> Tensor<1> {
     let device = v.device();
-    let column = |f: &dyn Fn(usize) -> Vec<f32>| {
-        let flat: Vec<f32> = batch.iter().flat_map(|&i| f(i)).collect();
+    let column = |flat: Vec<f32>| {
         let n = flat.len();
         Tensor::<1>::from_data(TensorData::new(flat, [n]), &device)
     };
-    let old = column(&|i| exp.values[i].clone());
-    let returns = column(&|i| exp.returns[i].iter().map(|&r| r as f32).collect());
+    let (old, returns) = (column(old), column(returns));
     let clipped = old.clone() + (v.clone() - old).clamp(-value_clip, value_clip);
     let loss = (clipped - returns.clone())
         .powi_scalar(2)
         .max_pair((v - returns).powi_scalar(2));
     loss.sum() * (0.5 * scale)
+}
+
+/// What the critic's first update of a step needs to give the rollout's values as well: the
+/// samples' token rewards and GAE's γ and λ.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueTargets<'a> {
+    /// Per-token rewards of each sample ([`crate::experience::token_rewards`]).
+    pub token_rewards: &'a [Vec<f64>],
+    /// Discount γ.
+    pub gamma: f64,
+    /// GAE λ.
+    pub lambda: f64,
+}
+
+/// [`rollout::values`](crate::rollout::values) and then [`critic_step`] on minibatch `mini`, in
+/// one forward pass: when the critic's update runs at the weights the rollout's values are taken
+/// under (its first minibatch of a step), each micro-batch's forward gives the values, GAE turns
+/// them and the token rewards into returns, and the value loss (unclipped there, since `V` is
+/// `V_old`) backpropagates through the same forward. Returns the updated critic and the values of
+/// every sample of `samples` (`mini` must cover them all).
+#[allow(clippy::too_many_arguments)]
+pub fn critic_step_with_values(
+    critic: RewardModel,
+    optim: &mut ModuleOptimizer,
+    rope: &RopeTables,
+    samples: &[Sample],
+    targets: ValueTargets<'_>,
+    mini: &[usize],
+    update: &CriticUpdate,
+    stats: &mut CriticStats,
+) -> (RewardModel, Vec<Vec<f32>>) {
+    let mut values = vec![Vec::new(); samples.len()];
+    let tokens: usize = mini.iter().map(|&i| samples[i].response.len()).sum();
+    let (pad, value_clip) = (update.pad, update.value_clip);
+    let critic = update.run(critic, optim, mini, tokens, stats, |c, batch, scale| {
+        let chunk: Vec<&Sample> = batch.iter().map(|&i| &samples[i]).collect();
+        let packed = Packed::new(&chunk);
+        let v = c
+            .values(rope, &packed.seq_refs(), pad, &packed.picks)
+            .cast(DType::F32);
+        let (mut old, mut returns) = (Vec::new(), Vec::new());
+        for (&i, sample_values) in batch.iter().zip(packed.split(&f32s(v.clone()))) {
+            let as_f64: Vec<f64> = sample_values.iter().map(|&x| x as f64).collect();
+            let (_, r) = gae(
+                &targets.token_rewards[i],
+                &as_f64,
+                targets.gamma,
+                targets.lambda,
+            );
+            returns.extend(r.iter().map(|&r| r as f32));
+            old.extend_from_slice(&sample_values);
+            values[i] = sample_values;
+        }
+        clipped_value_loss(v, old, returns, scale, value_clip)
+    });
+    assert!(
+        values
+            .iter()
+            .zip(samples)
+            .all(|(v, s)| v.len() == s.response.len()),
+        "the minibatch covers the rollout"
+    );
+    (critic, values)
 }

@@ -18,12 +18,16 @@ use cai_model::model::rope::RopeTables;
 use cai_model::testing::{doubles, floats, ids, tiny_config, tiny_lm, transpose, values};
 use cai_model::weights::WeightTensor;
 use cai_model::{CausalLm, ModelConfig, RewardModel, ScalarHead};
+use cai_ppo::advantage::gae;
 use cai_ppo::experience::Experience;
 use cai_ppo::kl::{KlEstimator, KlPlacement};
 use cai_ppo::objective::ClipSettings;
 use cai_ppo::rollout::{self, Sample};
-use cai_ppo::update::{ActorLoss, ActorStats, actor_loss, critic_loss};
-use cai_train::LogprobOptions;
+use cai_ppo::update::{
+    ActorLoss, ActorStats, CriticStats, CriticUpdate, ValueTargets, actor_loss, critic_loss,
+    critic_step, critic_step_with_values,
+};
+use cai_train::{LogprobOptions, OptimizerSettings};
 use serde_json::Value;
 
 const PAD: u32 = 0;
@@ -286,5 +290,94 @@ fn critic_loss_and_gradients_match_transformers() {
         "critic layers.1.q_proj",
         &transpose(&grad(q), d_in, d_out),
         &want("model.layers.1.self_attn.q_proj.weight"),
+    );
+}
+
+/// The critic's first update with the values from its own forward equals a values pass followed
+/// by the ordinary step: the same values, loss and updated weights.
+#[test]
+fn the_fused_critic_step_equals_a_values_pass_then_a_step() {
+    let fx = Fixture::load();
+    let weight = WeightTensor {
+        shape: vec![1, fx.cfg.hidden_size],
+        data: floats(&fx.reference["critic"]["score_weight"]),
+    };
+    let critic = || RewardModel {
+        lm: fx.lm(),
+        head: ScalarHead::from_hf(&weight, fx.cfg.hidden_size, &fx.device).unwrap(),
+    };
+    let token_rewards: Vec<Vec<f64>> = fx
+        .lens
+        .iter()
+        .map(|&n| (0..n).map(|j| 0.3 * j as f64 - 0.2).collect())
+        .collect();
+    let (gamma, lambda, value_clip, lr) = (1.0, 0.95, 0.2, 1e-3);
+    let settings = OptimizerSettings {
+        beta1: 0.9,
+        beta2: 0.98,
+        eps: 1e-8,
+        weight_decay: 0.0,
+    };
+    let mini = [2, 0, 1];
+
+    let separate = critic();
+    let refs: Vec<&Sample> = fx.samples.iter().collect();
+    let rollout_values = rollout::values(&separate, &fx.rope, &refs, 2, PAD);
+    let returns: Vec<Vec<f64>> = token_rewards
+        .iter()
+        .zip(&rollout_values)
+        .map(|(r, v)| {
+            let v: Vec<f64> = v.iter().map(|&x| x as f64).collect();
+            gae(r, &v, gamma, lambda).1
+        })
+        .collect();
+    let mut exp = fx.experience(
+        Vec::new(),
+        Vec::new(),
+        rollout_values.clone(),
+        Vec::new(),
+        returns,
+    );
+    exp.token_rewards = token_rewards.clone();
+    let (mut optim, mut stats) = (settings.init(), CriticStats::default());
+    let update = CriticUpdate {
+        micro: 2,
+        lr,
+        max_grad_norm: 1.0,
+        pad: PAD,
+        value_clip,
+    };
+    let separate = critic_step(
+        separate, &mut optim, &fx.rope, &exp, &mini, &update, &mut stats,
+    );
+
+    let (mut optim, mut fused_stats) = (settings.init(), CriticStats::default());
+    let targets = ValueTargets {
+        token_rewards: &token_rewards,
+        gamma,
+        lambda,
+    };
+    let (fused, fused_values) = critic_step_with_values(
+        critic(),
+        &mut optim,
+        &fx.rope,
+        &fx.samples,
+        targets,
+        &mini,
+        &update,
+        &mut fused_stats,
+    );
+    assert_close("values", &fused_values.concat(), &rollout_values.concat());
+    assert_close("loss", &[fused_stats.loss as f32], &[stats.loss as f32]);
+    assert!(stats.loss > 0.0 && stats.grad_norm > 0.0);
+    assert_close(
+        "score.weight after the step",
+        &values(fused.head.score.weight.val()),
+        &values(separate.head.score.weight.val()),
+    );
+    assert_close(
+        "layers.1.q_proj after the step",
+        &values(fused.lm.layers[1].self_attn.q_proj.weight.val()),
+        &values(separate.lm.layers[1].self_attn.q_proj.weight.val()),
     );
 }

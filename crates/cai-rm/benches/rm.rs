@@ -20,6 +20,8 @@ const TIMED_STEPS: usize = 3;
 
 fn main() {
     cai_cli::allocator::retain_freed_memory();
+    // The main thread in rayon's pool, as the training and PPO binaries run.
+    cai_cli::threads::compute_on_this_thread();
     let out = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))

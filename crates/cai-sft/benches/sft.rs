@@ -25,6 +25,8 @@ fn row_ids(row: usize) -> Vec<u32> {
 
 fn main() {
     cai_cli::allocator::retain_freed_memory();
+    // The main thread in rayon's pool, as the training and PPO binaries run.
+    cai_cli::threads::compute_on_this_thread();
     let out = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with("--"))

@@ -115,6 +115,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     cai_cli::init_process();
+    cai_cli::threads::compute_on_this_thread();
     match run(Flags::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -15,8 +15,8 @@
 //! Weights may be f32 or half-size (f16, bf16: `--dtype`): half-size weights are widened to f32 a
 //! few rows at a time into a buffer that stays in cache, so decoding reads half the bytes and still
 //! multiplies and accumulates in f32. f16 is widened with the CPU's conversion instruction
-//! (AVX-512 or F16C), bf16 by a shift. With half-size weights the kernels take a single row too
-//! (there is no `gemm` GEMV to fall back on that reads them as fast).
+//! (AVX-512 or F16C), bf16 by a shift; on AVX-512, `x · w` converts f16 in registers instead, as it
+//! loads each column. The kernels take a single row too, in any dtype.
 //!
 //! Anything else (autodiff, other devices or dtypes, more rows) returns `None` and the caller uses
 //! [`mixed_matmul`]. `CAI_SKINNY_KERNELS=0` in the environment turns the kernels off (to compare
@@ -31,11 +31,13 @@ use rayon::prelude::*;
 use super::switch::KernelSwitch;
 use widen::WeightElement;
 
+mod panel;
 mod widen;
 
-/// Fewest left-hand rows the kernels take with f32 weights: for one row `gemm`'s own GEMV was as
-/// fast or faster here (docs/performance.md, "Decode kernels"). Half-size weights start at 1.
-pub const MIN_ROWS: usize = 2;
+/// Fewest left-hand rows the kernels take with f32 weights. One row went to `gemm`'s own GEMV until
+/// 2026-12-04, when this kernel decoded f32 at batch 1 14 % faster on an AVX-512 host
+/// (docs/performance.md, "In-register f16").
+pub const MIN_ROWS: usize = 1;
 
 /// Most left-hand rows the kernels take: at 16 they were level with `gemm`, whose packing pays off
 /// beyond.
@@ -183,7 +185,7 @@ fn x_times_w<W: WeightElement>(x: &[f32], w: &[W], m: usize, k: usize, n: usize)
         .into_par_iter()
         .map(|slab| {
             let rows = slab * slab_rows..k.min((slab + 1) * slab_rows);
-            pulp::Arch::new().dispatch(RowSlab { x, w, k, n, rows })
+            W::fold_slab(RowSlab { x, w, k, n, rows })
         })
         .reduce_with(|mut total, part| {
             total.iter_mut().zip(&part).for_each(|(t, p)| *t += p);
@@ -201,9 +203,6 @@ struct RowSlab<'a, W> {
     rows: std::ops::Range<usize>,
 }
 
-/// Padding of each accumulator row, in floats (one cache line).
-const ACC_PAD: usize = 16;
-
 /// Whether `S` has 512-bit vectors, and with them (on x86) 32 vector registers rather than AVX2's
 /// 16. The kernels' register blocks are sized by it: blocks sized for 32 registers spilled to the
 /// stack with 16 and ran at half the speed (2026-12-04).
@@ -216,65 +215,14 @@ impl<W: WeightElement> pulp::WithSimd for RowSlab<'_, W> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f32> {
+        let Self { x, w, k, n, rows } = self;
+        let source = panel::Widened::new(w, n);
         // Each SIMD column of the panel is held in registers and multiplied into every batch row.
         if has_32_registers::<S>() {
-            self.fold::<S, 16>(simd)
+            panel::fold::<S, 16, _>(simd, x, k, n, rows, source)
         } else {
-            self.fold::<S, 8>(simd)
+            panel::fold::<S, 8, _>(simd, x, k, n, rows, source)
         }
-    }
-}
-
-impl<W: WeightElement> RowSlab<'_, W> {
-    /// The slab's product, `P` weight rows per pass.
-    #[inline(always)]
-    fn fold<S: pulp::Simd, const P: usize>(self, simd: S) -> Vec<f32> {
-        let Self { x, w, k, n, rows } = self;
-        let m = x.len() / k;
-        // Rows of the accumulator are padded so that they do not all map to the same cache sets
-        // (weight widths are multiples of 4 KiB / 4 B more often than not).
-        let stride = n + ACC_PAD;
-        let mut acc = vec![0.0f32; m * stride];
-        let mut scratch = Vec::new();
-        let mut factors = vec![[0.0f32; P]; m];
-        let mut r = rows.start;
-        while r < rows.end {
-            let step = P.min(rows.end - r);
-            let block = W::widen(&w[r * n..(r + step) * n], &mut scratch);
-            // Rows past the slab's end reuse its last row with a zero factor.
-            let panel: [&[f32]; P] = std::array::from_fn(|u| &block[u.min(step - 1) * n..][..n]);
-            for (i, f) in factors.iter_mut().enumerate() {
-                *f = std::array::from_fn(|u| if u < step { x[i * k + r + u] } else { 0.0 });
-            }
-            let columns = panel.map(|row| S::as_simd_f32s(row).0);
-            // An index loop on purpose: `columns.map(|column| column[c])` here was not inlined
-            // into the SIMD code and decoded f16 at 16 tok/s instead of 26 (2026-12-04).
-            #[allow(clippy::needless_range_loop)]
-            for c in 0..columns[0].len() {
-                let w_c: [S::f32s; P] = std::array::from_fn(|u| columns[u][c]);
-                for (f, acc_row) in factors.iter().zip(acc.chunks_exact_mut(stride)) {
-                    let out = &mut S::as_mut_simd_f32s(&mut acc_row[..n]).0[c];
-                    // Two chains, so consecutive FMAs do not wait on each other.
-                    let (mut even, mut odd) = (*out, simd.splat_f32s(0.0));
-                    for u in (0..P).step_by(2) {
-                        even = simd.mul_add_e_f32s(simd.splat_f32s(f[u]), w_c[u], even);
-                        odd = simd.mul_add_e_f32s(simd.splat_f32s(f[u + 1]), w_c[u + 1], odd);
-                    }
-                    *out = simd.add_f32s(even, odd);
-                }
-            }
-            let tail_start = n - S::as_simd_f32s(panel[0]).1.len();
-            for (f, acc_row) in factors.iter().zip(acc.chunks_exact_mut(stride)) {
-                for (c, out) in acc_row[tail_start..n].iter_mut().enumerate() {
-                    *out += (0..P).map(|u| f[u] * panel[u][tail_start + c]).sum::<f32>();
-                }
-            }
-            r += step;
-        }
-        acc.chunks_exact(stride)
-            .flat_map(|row| &row[..n])
-            .copied()
-            .collect()
     }
 }
 
@@ -446,7 +394,7 @@ mod tests {
         }
     }
 
-    /// [`RowSlab::fold`] with both panel heights, whichever this CPU's SIMD width picks.
+    /// [`panel::fold`] with both panel heights, whichever this CPU's SIMD width picks.
     struct BothPanels<'a>(&'a [f32], &'a [f32], usize, usize);
 
     impl pulp::WithSimd for BothPanels<'_> {
@@ -454,14 +402,11 @@ mod tests {
 
         fn with_simd<S: pulp::Simd>(self, simd: S) -> [Vec<f32>; 2] {
             let Self(x, w, k, n) = self;
-            let slab = || RowSlab {
-                x,
-                w,
-                k,
-                n,
-                rows: 0..k,
-            };
-            [slab().fold::<S, 8>(simd), slab().fold::<S, 16>(simd)]
+            let source = || panel::Widened::new(w, n);
+            [
+                panel::fold::<S, 8, _>(simd, x, k, n, 0..k, source()),
+                panel::fold::<S, 16, _>(simd, x, k, n, 0..k, source()),
+            ]
         }
     }
 
@@ -471,7 +416,7 @@ mod tests {
         let (k, n) = (77, 600);
         let w = ramp(k * n, 1.0);
         let w_tensor = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
-        for m in [1, 5, MAX_ROWS] {
+        for m in [1, 5, 9, MAX_ROWS] {
             let x = ramp(m * k, 2.0);
             let x_tensor = Tensor::<2>::from_data(TensorData::new(x.clone(), [m, k]), &device);
             let reference = x_tensor.matmul(w_tensor.clone());
@@ -519,7 +464,6 @@ mod tests {
         let w = Tensor::<2>::zeros([8, 4], &device);
         let tall = Tensor::<2>::zeros([MAX_ROWS + 1, 8], &device);
         assert!(matmul(&tall, &w).is_none());
-        assert!(matmul(&Tensor::<2>::zeros([1, 8], &device), &w).is_none());
         assert!(matmul(&Tensor::<2>::zeros([2, 5], &device), &w).is_none());
         let autodiff = device.clone().autodiff();
         let (x, w_tracked) = (

@@ -7,10 +7,19 @@
 
 use half::{bf16, f16};
 
+#[cfg(target_arch = "x86_64")]
+use super::panel::F16InRegisters;
+use super::{RowSlab, panel};
+
 /// A weight element the kernels read: f32 as stored, or a half-size float widened to f32.
 pub(super) trait WeightElement: Copy + Send + Sync {
     /// `src` as f32: itself for f32, else widened into `scratch` (resized to fit).
     fn widen<'a>(src: &'a [Self], scratch: &'a mut Vec<f32>) -> &'a [f32];
+
+    /// A slab's product: the panel fold in the widest SIMD the CPU has, over widened panels.
+    fn fold_slab(slab: RowSlab<'_, Self>) -> Vec<f32> {
+        pulp::Arch::new().dispatch(slab)
+    }
 }
 
 impl WeightElement for f32 {
@@ -20,6 +29,21 @@ impl WeightElement for f32 {
 }
 
 impl WeightElement for f16 {
+    /// On AVX-512, the panel fold converts each column in registers as it loads it: the weights
+    /// are read once and no widened copy is written and read back.
+    fn fold_slab(slab: RowSlab<'_, f16>) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v4) = pulp::x86::V4::try_new() {
+            let RowSlab { x, w, k, n, rows } = slab;
+            let source = F16InRegisters { v4, w, n };
+            return v4.vectorize(
+                #[inline(always)]
+                || panel::fold::<_, 16, _>(v4, x, k, n, rows, source),
+            );
+        }
+        pulp::Arch::new().dispatch(slab)
+    }
+
     #[inline(always)]
     fn widen<'a>(src: &'a [f16], scratch: &'a mut Vec<f32>) -> &'a [f32] {
         scratch.resize(src.len(), 0.0);

@@ -51,6 +51,7 @@ fn run(flags: flags::Flags) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     cai_cli::init_process();
+    cai_cli::threads::compute_on_this_thread();
     match run(Cli::parse().flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -87,6 +87,7 @@ fn score(model: PathBuf, input: PathBuf, batch_size: usize, device: String) -> a
 
 fn main() -> ExitCode {
     cai_cli::init_process();
+    cai_cli::threads::compute_on_this_thread();
     let result = match Cli::parse().command {
         Command::Train(flags) => train(*flags),
         Command::Score {

@@ -14,6 +14,7 @@ fn run(flags: flags::Flags) -> anyhow::Result<cai_sft::Summary> {
 
 fn main() -> ExitCode {
     cai_cli::init_process();
+    cai_cli::threads::compute_on_this_thread();
     match run(flags::Flags::parse()) {
         Ok(summary) => {
             let loss = |v: Option<f64>| v.map_or_else(|| "none".to_string(), |v| format!("{v:.4}"));
