@@ -4,9 +4,9 @@
 //! pool, each call hands its parts to the pool's threads and sleeps until they are done; a decode
 //! step makes some 200 such calls, a training step thousands, and each costs the caller a sleep and
 //! a wake-up. [`compute_on_this_thread`] makes the calling thread the pool's first worker instead,
-//! so a parallel call runs part of the work on it and only the rest on the other workers. Batch
-//! decoding on 2 threads ran 10 % faster that way (docs/performance.md, "The main thread in the
-//! pool").
+//! so a parallel call runs part of the work on it and only the rest on the other workers. Decoding
+//! at batch 8 on 2 threads ran ~10 % faster that way in interleaved runs (docs/performance.md,
+//! "The main thread in the pool").
 
 /// Makes the calling thread worker 0 of rayon's global pool, which keeps its usual size
 /// (`RAYON_NUM_THREADS`, else one thread per CPU, this one included). For programs whose heavy
