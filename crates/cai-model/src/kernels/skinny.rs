@@ -15,8 +15,8 @@
 //! Weights may be f32 or half-size (f16, bf16: `--dtype`): half-size weights are widened to f32 a
 //! few rows at a time into a buffer that stays in cache, so decoding reads half the bytes and still
 //! multiplies and accumulates in f32. f16 is widened with the CPU's conversion instruction
-//! (AVX-512 or F16C), bf16 by a shift; on AVX-512, `x · w` converts f16 in registers instead, as it
-//! loads each column. The kernels take a single row too, in any dtype.
+//! (AVX-512 or F16C), bf16 by a shift; on AVX-512 both kernels convert f16 in registers instead, as
+//! they load each column. The kernels take a single row too, in any dtype.
 //!
 //! Anything else (autodiff, other devices or dtypes, more rows) returns `None` and the caller uses
 //! [`mixed_matmul`]. `CAI_SKINNY_KERNELS=0` in the environment turns the kernels off (to compare
@@ -29,8 +29,10 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::switch::KernelSwitch;
+use dot_rows::{DotRows, WideRows};
 use widen::WeightElement;
 
+mod dot_rows;
 mod panel;
 mod widen;
 
@@ -235,7 +237,7 @@ fn x_times_wt<W: WeightElement>(x: &[f32], e: &[W], m: usize, k: usize, n: usize
         .enumerate()
         .for_each(|(block, out)| {
             let rows = &e[block * ROW_BLOCK * k..][..out.len() / m * k];
-            pulp::Arch::new().dispatch(RowBlock { x, rows, k, out });
+            W::row_block(RowBlock { x, rows, k, out });
         });
     let mut out = vec![0.0f32; m * n];
     for (j, column) in transposed.chunks_exact(m).enumerate() {
@@ -269,24 +271,50 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
         let Self { x, rows, k, out } = self;
         let m = x.len() / k;
         let mut scratch = Vec::new();
-        // 4 × 4 accumulators fit 32 registers; 16 registers hold 4 × 2.
-        let group_rows = if has_32_registers::<S>() { X_ROWS } else { 2 };
         for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
             let e_rows = W::widen(e_rows, &mut scratch);
-            let x_groups = x.chunks(group_rows * k).enumerate();
-            for (group, x_rows) in x_groups {
-                let dots = match x_rows.len() / k {
-                    1 => dot_block::<S, 1>(simd, e_rows, x_rows, k),
-                    2 => dot_block::<S, 2>(simd, e_rows, x_rows, k),
-                    3 => dot_block::<S, 3>(simd, e_rows, x_rows, k),
-                    _ => dot_block::<S, X_ROWS>(simd, e_rows, x_rows, k),
-                };
-                let (start, end) = (group * group_rows, m.min((group + 1) * group_rows));
-                for (dots, out_row) in dots.iter().zip(out_rows.chunks_exact_mut(m)) {
-                    out_row[start..end].copy_from_slice(&dots[..end - start]);
-                }
-            }
+            dot_products(simd, &WideRows::<S>::new(e_rows, k), x, k, out_rows);
         }
+    }
+}
+
+/// The dot products of the rows `e` with every row of `x` (rows of length `k`) into `out`
+/// (`[e row, m]`), a group of `x` rows at a time.
+#[inline(always)]
+fn dot_products<S: pulp::Simd>(simd: S, e: &impl DotRows<S>, x: &[f32], k: usize, out: &mut [f32]) {
+    let m = x.len() / k;
+    // 4 × 4 accumulators fit 32 registers; 16 registers hold 4 × 2.
+    let group_rows = if has_32_registers::<S>() { X_ROWS } else { 2 };
+    for (group, x_rows) in x.chunks(group_rows * k).enumerate() {
+        let dots = match x_rows.len() / k {
+            1 => dot_block::<S, 1>(simd, e, x_rows, k),
+            2 => dot_block::<S, 2>(simd, e, x_rows, k),
+            3 => dot_block::<S, 3>(simd, e, x_rows, k),
+            _ => dot_block::<S, X_ROWS>(simd, e, x_rows, k),
+        };
+        let (start, end) = (group * group_rows, m.min((group + 1) * group_rows));
+        for (dots, out_row) in dots.iter().zip(out.chunks_exact_mut(m)) {
+            out_row[start..end].copy_from_slice(&dots[..end - start]);
+        }
+    }
+}
+
+/// [`RowBlock`] for f16 on AVX-512: the rows are converted in registers as they are loaded.
+#[cfg(target_arch = "x86_64")]
+fn f16_row_block(v4: pulp::x86::V4, block: RowBlock<'_, f16>) {
+    v4.vectorize(
+        #[inline(always)]
+        || f16_dot_products(v4, block),
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn f16_dot_products(v4: pulp::x86::V4, block: RowBlock<'_, f16>) {
+    let RowBlock { x, rows, k, out } = block;
+    let m = x.len() / k;
+    for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
+        dot_products(v4, &dot_rows::F16Rows::new(v4, e_rows, k), x, k, out_rows);
     }
 }
 
@@ -295,30 +323,29 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
 #[inline(always)]
 fn dot_block<S: pulp::Simd, const M: usize>(
     simd: S,
-    e: &[f32],
+    e: &impl DotRows<S>,
     x: &[f32],
     k: usize,
 ) -> [[f32; X_ROWS]; E_ROWS] {
-    let e_count = e.len() / k;
-    let e_rows: [&[f32]; E_ROWS] = std::array::from_fn(|r| &e[r.min(e_count - 1) * k..][..k]);
     let x_rows: [&[f32]; M] = std::array::from_fn(|i| &x[i * k..][..k]);
-    let e_simd = e_rows.map(|row| S::as_simd_f32s(row).0);
     let x_simd = x_rows.map(|row| S::as_simd_f32s(row).0);
     let mut acc = [[simd.splat_f32s(0.0); M]; E_ROWS];
-    for c in 0..e_simd[0].len() {
+    // An index loop: `c` also picks `e`'s column, through `DotRows::column`.
+    #[allow(clippy::needless_range_loop)]
+    for c in 0..x_simd[0].len() {
         let xs: [S::f32s; M] = std::array::from_fn(|i| x_simd[i][c]);
-        for (acc_e, e_row) in acc.iter_mut().zip(&e_simd) {
-            let ev = e_row[c];
+        for (r, acc_e) in acc.iter_mut().enumerate() {
+            let ev = e.column(r, c);
             for (a, &xv) in acc_e.iter_mut().zip(&xs) {
                 *a = simd.mul_add_e_f32s(ev, xv, *a);
             }
         }
     }
-    let tail_start = k - S::as_simd_f32s(e_rows[0]).1.len();
+    let tail_start = k - S::as_simd_f32s(x_rows[0]).1.len();
     let mut dots = [[0.0f32; X_ROWS]; E_ROWS];
-    for r in 0..e_count {
+    for r in 0..e.count() {
         for i in 0..M {
-            let tail: f32 = (tail_start..k).map(|j| e_rows[r][j] * x_rows[i][j]).sum();
+            let tail: f32 = (tail_start..k).map(|j| e.scalar(r, j) * x_rows[i][j]).sum();
             dots[r][i] = simd.reduce_sum_f32s(acc[r][i]) + tail;
         }
     }
@@ -436,8 +463,8 @@ mod tests {
         fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
             let Self(e, x, k) = self;
             [
-                dot_block::<S, 3>(simd, e, &x[..3 * k], k),
-                dot_block::<S, 4>(simd, e, x, k),
+                dot_block::<S, 3>(simd, &WideRows::<S>::new(e, k), &x[..3 * k], k),
+                dot_block::<S, 4>(simd, &WideRows::<S>::new(e, k), x, k),
             ]
         }
     }

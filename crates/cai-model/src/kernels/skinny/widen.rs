@@ -9,7 +9,7 @@ use half::{bf16, f16};
 
 #[cfg(target_arch = "x86_64")]
 use super::panel::F16InRegisters;
-use super::{RowSlab, panel};
+use super::{RowBlock, RowSlab, panel};
 
 /// A weight element the kernels read: f32 as stored, or a half-size float widened to f32.
 pub(super) trait WeightElement: Copy + Send + Sync {
@@ -19,6 +19,11 @@ pub(super) trait WeightElement: Copy + Send + Sync {
     /// A slab's product: the panel fold in the widest SIMD the CPU has, over widened panels.
     fn fold_slab(slab: RowSlab<'_, Self>) -> Vec<f32> {
         pulp::Arch::new().dispatch(slab)
+    }
+
+    /// A block of the LM head's dot products, over widened rows.
+    fn row_block(block: RowBlock<'_, Self>) {
+        pulp::Arch::new().dispatch(block)
     }
 }
 
@@ -42,6 +47,15 @@ impl WeightElement for f16 {
             );
         }
         pulp::Arch::new().dispatch(slab)
+    }
+
+    /// On AVX-512, the dot blocks convert each column of `e` in registers as they load it.
+    fn row_block(block: RowBlock<'_, f16>) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v4) = pulp::x86::V4::try_new() {
+            return super::f16_row_block(v4, block);
+        }
+        pulp::Arch::new().dispatch(block)
     }
 
     #[inline(always)]
