@@ -380,10 +380,10 @@ pub fn train(cfg: &PpoConfig) -> Result<Summary> {
                 critic = Some(c);
                 values
             };
-        let values = match (&critic_view, fused) {
-            (Some(view), _) => CriticValues::Pass(view),
-            (None, true) => CriticValues::FirstUpdate(&mut first_critic_update),
-            (None, false) => CriticValues::None,
+        let values = match &critic_view {
+            _ if fused => CriticValues::FirstUpdate(&mut first_critic_update),
+            Some(view) => CriticValues::Pass(view),
+            None => CriticValues::None,
         };
         let (p, exp, rstats, mismatch) = run.experience(
             policy,

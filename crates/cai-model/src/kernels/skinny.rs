@@ -29,11 +29,11 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use super::switch::KernelSwitch;
-use dot_rows::{DotRows, WideRows};
+use rows::{SimdRows, WideRows};
 use widen::WeightElement;
 
-mod dot_rows;
 mod panel;
+mod rows;
 mod widen;
 
 /// Fewest left-hand rows the kernels take with f32 weights. One row went to `gemm`'s own GEMV until
@@ -273,7 +273,7 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
         let mut scratch = Vec::new();
         for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
             let e_rows = W::widen(e_rows, &mut scratch);
-            dot_products(simd, &WideRows::<S>::new(e_rows, k), x, k, out_rows);
+            dot_products(simd, &WideRows::<S, E_ROWS>::new(e_rows, k), x, k, out_rows);
         }
     }
 }
@@ -281,7 +281,13 @@ impl<W: WeightElement> pulp::WithSimd for RowBlock<'_, W> {
 /// The dot products of the rows `e` with every row of `x` (rows of length `k`) into `out`
 /// (`[e row, m]`), a group of `x` rows at a time.
 #[inline(always)]
-fn dot_products<S: pulp::Simd>(simd: S, e: &impl DotRows<S>, x: &[f32], k: usize, out: &mut [f32]) {
+fn dot_products<S: pulp::Simd>(
+    simd: S,
+    e: &impl SimdRows<S, E_ROWS>,
+    x: &[f32],
+    k: usize,
+    out: &mut [f32],
+) {
     let m = x.len() / k;
     // 4 × 4 accumulators fit 32 registers; 16 registers hold 4 × 2.
     let group_rows = if has_32_registers::<S>() { X_ROWS } else { 2 };
@@ -314,7 +320,7 @@ fn f16_dot_products(v4: pulp::x86::V4, block: RowBlock<'_, f16>) {
     let RowBlock { x, rows, k, out } = block;
     let m = x.len() / k;
     for (e_rows, out_rows) in rows.chunks(E_ROWS * k).zip(out.chunks_mut(E_ROWS * m)) {
-        dot_products(v4, &dot_rows::F16Rows::new(v4, e_rows, k), x, k, out_rows);
+        dot_products(v4, &rows::F16Rows::new(v4, e_rows, k), x, k, out_rows);
     }
 }
 
@@ -323,14 +329,14 @@ fn f16_dot_products(v4: pulp::x86::V4, block: RowBlock<'_, f16>) {
 #[inline(always)]
 fn dot_block<S: pulp::Simd, const M: usize>(
     simd: S,
-    e: &impl DotRows<S>,
+    e: &impl SimdRows<S, E_ROWS>,
     x: &[f32],
     k: usize,
 ) -> [[f32; X_ROWS]; E_ROWS] {
     let x_rows: [&[f32]; M] = std::array::from_fn(|i| &x[i * k..][..k]);
     let x_simd = x_rows.map(|row| S::as_simd_f32s(row).0);
     let mut acc = [[simd.splat_f32s(0.0); M]; E_ROWS];
-    // An index loop: `c` also picks `e`'s column, through `DotRows::column`.
+    // An index loop: `c` also picks `e`'s column, through `SimdRows::column`.
     #[allow(clippy::needless_range_loop)]
     for c in 0..x_simd[0].len() {
         let xs: [S::f32s; M] = std::array::from_fn(|i| x_simd[i][c]);
@@ -463,8 +469,8 @@ mod tests {
         fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
             let Self(e, x, k) = self;
             [
-                dot_block::<S, 3>(simd, &WideRows::<S>::new(e, k), &x[..3 * k], k),
-                dot_block::<S, 4>(simd, &WideRows::<S>::new(e, k), x, k),
+                dot_block::<S, 3>(simd, &WideRows::<S, E_ROWS>::new(e, k), &x[..3 * k], k),
+                dot_block::<S, 4>(simd, &WideRows::<S, E_ROWS>::new(e, k), x, k),
             ]
         }
     }

@@ -87,15 +87,21 @@ fn widen_f16_avx512(v4: pulp::x86::V4, src: &[f16], dst: &mut [f32]) {
             let (src_blocks, src_tail) = src.as_chunks::<16>();
             let (dst_blocks, dst_tail) = dst.as_chunks_mut::<16>();
             for (h, out) in src_blocks.iter().zip(dst_blocks) {
-                let bits: [u16; 16] = h.map(f16::to_bits);
-                let wide = v4.avx512f._mm512_cvtph_ps(pulp::bytemuck::cast(bits));
-                *out = pulp::bytemuck::cast(wide);
+                *out = pulp::bytemuck::cast(f16x16(v4, h));
             }
             for (out, h) in dst_tail.iter_mut().zip(src_tail) {
                 *out = f16_to_f32(h.to_bits());
             }
         },
     )
+}
+
+/// 16 f16 values as f32, by AVX-512's conversion instruction.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) fn f16x16(v4: pulp::x86::V4, h: &[f16; 16]) -> pulp::f32x16 {
+    let bits: [u16; 16] = h.map(f16::to_bits);
+    pulp::bytemuck::cast(v4.avx512f._mm512_cvtph_ps(pulp::bytemuck::cast(bits)))
 }
 
 /// f16 to f32 with the F16C instruction set of AVX2-class CPUs, which `pulp` does not wrap. (The
